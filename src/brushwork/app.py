@@ -1,0 +1,299 @@
+"""The brushwork web app (Streamlit). Start it with `brushwork app`.
+
+The page is built from `Settings`: every widget's default, range, choices and help come from the
+dataclass. The run consumes the same `iter_stylize` iterator as the CLI. One optimisation runs at
+a time per server (a lock shared through `st.cache_resource`); others wait in line and are told so.
+Nothing runs when this module is imported; Streamlit runs it as a script (`__main__`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+import time
+import typing
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+MAX_UPLOAD_MB = 25
+MAX_UPLOAD_PIXELS = 40_000_000
+# On a CPU a first run should take about a minute: a single 256 px scale at ~0.5 s per step.
+CPU_OVERRIDES = {"size": 256, "steps": 100}
+PREVIEW_SECONDS = 0.7  # refresh the live preview at most this often
+
+
+@dataclass
+class RunQueue:
+    """One optimisation at a time per server; `waiting` counts those in line."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    waiting: int = 0
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+def main() -> None:
+    import streamlit as st
+
+    import brushwork
+    from brushwork import examples
+    from brushwork.device import describe, resolve_device
+    from brushwork.settings import Settings
+
+    st.set_page_config(page_title="brushwork", page_icon="🖌️", layout="wide")
+
+    @st.cache_resource(show_spinner="Loading VGG-19 ...")
+    def model_for(weights: str, pooling: str, layers: tuple[str, ...], device: str):
+        probe = Settings(weights=weights, pooling=pooling, content_layers=layers[:1],
+                         style_layers=layers[1:])
+        return brushwork.load_model(probe, device)
+
+    @st.cache_resource
+    def run_queue() -> RunQueue:
+        return RunQueue()
+
+    state = st.session_state
+    state.setdefault("results", [])  # this session's pictures: dicts with png, caption, settings
+    state.setdefault("note", None)
+
+    st.title("🖌️ brushwork")
+    st.caption("Paint a photo in the style of a painting — neural style transfer after Gatys, "
+               "Ecker and Bethge (2015).")
+
+    device_name = "auto"
+    try:
+        device = resolve_device(device_name)
+    except brushwork.BrushworkError:
+        device = resolve_device("cpu")
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    if device.type == "cpu":
+        defaults.update(CPU_OVERRIDES)
+
+    # ---- inputs --------------------------------------------------------------------------
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Photo")
+        upload = st.file_uploader("Upload a photo", type=["png", "jpg", "jpeg", "webp", "bmp",
+                                  "tif", "tiff", "gif"], key="content_upload")
+        content = _load_inputs(st, [upload] if upload else [], [("Tübingen (example)", examples.CONTENT)])
+    with right:
+        st.subheader("Style")
+        uploads = st.file_uploader("Upload one or more paintings", accept_multiple_files=True,
+                                   type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"],
+                                   key="style_upload")
+        picked = st.multiselect("or pick examples", list(examples.STYLES),
+                                default=[] if uploads else [next(iter(examples.STYLES))],
+                                disabled=bool(uploads))
+        styles = _load_inputs(st, uploads or [], [(n, examples.STYLES[n]) for n in picked])
+
+    if content:
+        left.image(content[0].im, caption=content[0].name, width=280)
+    if styles:
+        cols = right.columns(min(len(styles), 4))
+        for i, s in enumerate(styles):
+            cols[i % len(cols)].image(s.im, caption=s.name, width=180)
+
+    # ---- settings, built from the dataclass ------------------------------------------------
+    values: dict[str, typing.Any] = {}
+    with st.sidebar:
+        st.header("Settings")
+        st.caption(f"Running on **{describe(device)}**.")
+        for group, title in (("basic", None), ("style", "Style"), ("advanced", "Advanced")):
+            box = st.expander(title, expanded=group == "style") if title else st.container()
+            with box:
+                for f in dataclasses.fields(Settings):
+                    if f.metadata["group"] == group:
+                        values[f.name] = _widget(st, f, defaults[f.name], len(styles))
+        est = _estimate_seconds(values.get("size", 256), values.get("steps", 100), device.type)
+        if est:
+            st.caption(f"Expected time: about {est}.")
+
+    try:
+        settings = Settings(**{k: v for k, v in values.items() if v is not _UNSET})
+    except brushwork.InputError as e:
+        st.error(str(e))
+        settings = None
+
+    # ---- run -----------------------------------------------------------------------------
+    go, stop = st.columns([1, 1])
+    start = go.button("Start painting", type="primary", disabled=not (content and styles and settings),
+                      use_container_width=True)
+    stopped = stop.button("Stop", use_container_width=True)
+    if stopped and state.note is None:
+        state.note = "Stopped."
+    if state.note:
+        st.info(state.note)
+        state.note = None
+
+    if start and settings is not None:
+        _run(st, state, run_queue(), model_for, settings, device, content[0], styles)
+
+    # ---- results -------------------------------------------------------------------------
+    if state.results:
+        latest = state.results[-1]
+        st.subheader("Result")
+        st.image(latest["png"], caption=latest["caption"])
+        st.download_button("Download PNG (settings embedded)", latest["png"],
+                           file_name=latest["file_name"], mime="image/png", key="download_latest")
+        if len(state.results) > 1:
+            st.subheader("This session's pictures")
+            cols = st.columns(4)
+            for i, r in enumerate(reversed(state.results[:-1])):
+                with cols[i % 4]:
+                    st.image(r["png"], caption=r["caption"])
+                    st.download_button("Download", r["png"], file_name=r["file_name"],
+                                       mime="image/png", key=f"download_{r['id']}")
+
+
+_UNSET = object()
+
+
+def _widget(st, f: dataclasses.Field, default, n_styles: int):
+    """One Streamlit widget for one Settings field; returns its value (or _UNSET)."""
+    meta, name = f.metadata, f.name
+    label = name.replace("_", " ").capitalize()
+    hint = typing.get_type_hints(__import__("brushwork.settings", fromlist=["Settings"]).Settings)[name]
+    key = f"setting_{name}"
+    if name == "style_blend":
+        if n_styles < 2:
+            return ()
+        st.caption("Style blend (normalised)")
+        return tuple(st.slider(f"Style {i + 1}", 0.0, 1.0, 1.0 / n_styles, 0.05, key=f"{key}_{i}")
+                     for i in range(n_styles))
+    if name == "style_layer_weights":
+        return _UNSET
+    if name in ("content_layers", "style_layers"):
+        text = st.text_input(label, " ".join(default), help=meta["help"], key=key)
+        return tuple(text.split())
+    if "choices" in meta:
+        choices = list(meta["choices"])
+        return st.selectbox(label, choices, index=choices.index(default), help=meta["help"], key=key)
+    optional = type(None) in typing.get_args(hint)
+    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+    lo, hi = meta.get("min"), meta.get("max")
+    if base is int:
+        return st.number_input(label, min_value=lo, max_value=hi, value=default, step=1,
+                               help=meta["help"], key=key, placeholder="auto")
+    return st.number_input(label, min_value=float(lo), max_value=float(hi),
+                           value=None if default is None else float(default), format="%g",
+                           help=meta["help"], key=key, placeholder="auto")
+
+
+def _load_inputs(st, uploads, fallback) -> list["Input"]:
+    """(name, RGB image) for each upload, or the examples when nothing was uploaded."""
+    import brushwork
+
+    out = []
+    for up in uploads:
+        try:
+            data = up.getvalue()
+            if len(data) > MAX_UPLOAD_MB * 2**20:
+                raise brushwork.InputError(up.name, f"is over {MAX_UPLOAD_MB} MB", "upload a smaller file")
+            im = brushwork.load_image(data, name=up.name, max_pixels=MAX_UPLOAD_PIXELS)
+            out.append((up.name, im, data))
+        except brushwork.InputError as e:
+            st.error(str(e))
+    if not uploads:
+        for name, path in fallback:
+            out.append((name, brushwork.load_image(path), path.read_bytes()))
+    return [Input(name, im, data) for name, im, data in out]
+
+
+@dataclass(frozen=True)
+class Input:
+    """An uploaded or example image, with the bytes it came from (for the embedded SHA-256)."""
+
+    name: str
+    im: Image.Image
+    data: bytes
+
+
+def _estimate_seconds(size: int, steps: int, device_type: str) -> str | None:
+    if device_type != "cpu" or not isinstance(size, int) or not isinstance(steps, int):
+        return None
+    from brushwork.settings import Settings
+    from brushwork.transfer import plan_scales
+
+    # Measured on a 2-core laptop CPU: about 2.6 s per step at 512x384, scaling with the area.
+    per_px = 2.6 / (512 * 384)
+    plan = plan_scales(4, 3, Settings(size=size, steps=steps))
+    secs = 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in plan)
+    return f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min"
+
+
+def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> None:
+    import brushwork
+
+    status = st.empty()
+    if not queue.lock.acquire(blocking=False):
+        with queue.guard:
+            queue.waiting += 1
+            ahead = queue.waiting
+        try:
+            status.warning(f"Busy: another picture is being painted. You are number {ahead} in "
+                           "line; your run starts by itself.")
+            while not queue.lock.acquire(timeout=0.5):
+                status.warning("Busy: another picture is being painted. You are next in line; "
+                               "your run starts by itself." if ahead == 1 else
+                               f"Busy: you are number {ahead} in line.")
+        finally:
+            with queue.guard:
+                queue.waiting -= 1
+    status.empty()
+    last = None
+    started = time.monotonic()
+    try:
+        layers = tuple(settings.content_layers) + tuple(settings.style_layers)
+        model = model_for(settings.weights, settings.pooling, layers, str(device))
+        progress = st.progress(0.0, text="Starting ...")
+        preview, chart = st.empty(), st.empty()
+        history: list[float] = []
+        shown = 0.0
+        run = brushwork.iter_stylize(content.im, [s.im for s in styles],
+                                     settings.replace(device=str(device)), model=model)
+        for last in run:
+            losses = last.losses
+            history.append(losses["total"])
+            text = (f"Step {last.step}/{last.total} · scale {last.scale}/{last.scales} "
+                    f"{last.size[0]}x{last.size[1]} · " +
+                    " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+            progress.progress(last.step / last.total, text=text)
+            now = time.monotonic()
+            if now - shown > PREVIEW_SECONDS or last.step == last.total:
+                shown = now
+                preview.image(last.image(), caption=f"Step {last.step}", width=min(512, last.size[0]))
+                chart.line_chart({"total loss": history}, height=160)
+        note = f"Done in {time.monotonic() - started:.0f} s."
+    except brushwork.DivergenceError as e:
+        note = f"{e}. Kept the last good image."
+        _keep(state, e.image, settings, content, styles, e.step - 1)
+        last = None
+    except brushwork.BrushworkError as e:
+        st.error(str(e))
+        return
+    finally:
+        queue.lock.release()
+        # A Stop click interrupts the script at the next Streamlit call, which lands here:
+        # the latest picture is kept either way.
+        if last is not None:
+            _keep(state, last.image(), settings, content, styles, last.step)
+    state.note = note
+
+
+def _keep(state, image, settings, content, styles, step) -> None:
+    from brushwork.images import encode_image
+    from brushwork.transfer import file_record, run_record
+
+    record = run_record(settings, file_record(content.name, content.data),
+                        [file_record(s.name, s.data) for s in styles], steps_done=step)
+    n = len(state.results) + 1
+    state.results.append({
+        "id": n, "png": encode_image(image, "PNG", record), "step": step,
+        "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
+        "file_name": f"brushwork-{n}.png",
+    })
+
+
+if __name__ == "__main__":
+    main()

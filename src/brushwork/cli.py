@@ -1,0 +1,227 @@
+"""The `brushwork` command line: stylize, demo, info, app.
+
+Options of `stylize` and `demo` are built from `Settings`' fields. Every problem with the input
+ends as one line on stderr and exit status 2; Ctrl-C writes the latest image and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import examples, images
+from .errors import BrushworkError, DivergenceError, InputError
+from .settings import Settings, flag
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_SAVE_EVERY = 200
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:  # one line, not usage + error
+        self.exit(EXIT_INPUT, f"brushwork: {message}; see '{self.prog} --help'\n")
+
+
+def _field_type(f: dataclasses.Field) -> tuple[Any, str | None]:
+    """(element type, nargs) for a Settings field's annotation."""
+    hint = typing.get_type_hints(Settings)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = args[0]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], "+"
+    return hint, None
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """One option per Settings field. Defaults are SUPPRESS so that only what the user typed
+    overrides the dataclass (or --settings-from); the help shows the dataclass default."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in dataclasses.fields(Settings):
+        meta = f.metadata
+        group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} settings"))
+        kind, nargs = _field_type(f)
+        default = f.default if f.default is not None else "auto"
+        if isinstance(default, tuple):
+            default = " ".join(map(str, default)) or "equal"
+        choices = meta.get("choices")
+        metavar = None
+        if choices and (meta.get("path_ok") or meta.get("pattern")):
+            metavar = "{" + ",".join(choices) + ("," + meta["pattern"] if meta.get("pattern") else ",PATH") + "}"
+            choices = None
+        group.add_argument(flag(f.name), dest=f.name, type=kind, nargs=nargs, choices=choices,
+                           metavar=metavar, default=argparse.SUPPRESS,
+                           help=f"{meta['help']} (default: {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al.).")
+    parser.add_argument("--version", action="version", version=f"brushwork {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    st = sub.add_parser("stylize", help="paint a photo in the style of one or more paintings")
+    st.add_argument("content", help="the photo")
+    st.add_argument("styles", nargs="+", help="one or more style images")
+    st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg or .webp)")
+    st.add_argument("--settings-from", metavar="IMAGE",
+                    help="start from the settings embedded in an earlier brushwork output")
+    _add_run_options(st)
+
+    demo = sub.add_parser("demo", help="the bundled Tübingen photo as The Starry Night")
+    demo.add_argument("-o", "--output", default="brushwork-demo.png", help="(default: %(default)s)")
+    _add_run_options(demo)
+
+    info = sub.add_parser("info", help="print the settings embedded in a brushwork output")
+    info.add_argument("image")
+
+    app = sub.add_parser("app", help="start the web app (needs: pip install 'brushwork[app]')",
+                         add_help=False)
+    app.add_argument("streamlit_args", nargs=argparse.REMAINDER,
+                     help="passed to streamlit run, e.g. --server.port 8502")
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    out = p.add_argument_group("output")
+    out.add_argument("--save-every", type=int, default=DEFAULT_SAVE_EVERY, metavar="N",
+                     help="write an intermediate image every N steps, 0 for none (default: %(default)s)")
+    out.add_argument("--save-dir", metavar="DIR",
+                     help="folder for intermediates (default: beside the output)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    add_settings_options(p)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["app"]:  # everything after `app` belongs to streamlit
+        return _app(argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version and usage errors: argparse has printed them
+        return int(e.code or 0)
+    try:
+        if args.command == "info":
+            print(json.dumps(images.read_metadata(args.image), indent=2, ensure_ascii=False))
+            return 0
+        return _stylize(args)
+    except BrushworkError as e:
+        print(f"brushwork: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    names = {f.name for f in dataclasses.fields(Settings)}
+    base: dict[str, Any] = {}
+    if getattr(args, "settings_from", None):
+        record = images.read_metadata(args.settings_from, f"--settings-from {args.settings_from}")
+        base = dict(record.get("settings", {}))
+    base.update({k: v for k, v in vars(args).items() if k in names})
+    return Settings.from_dict(base)
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from .transfer import file_record, iter_stylize, run_record
+    from .device import describe, resolve_device
+
+    if args.command == "demo":
+        args.content, args.styles = str(examples.CONTENT), [str(examples.STARRY_NIGHT)]
+    settings = _settings_from(args)
+    out = images.check_output_path(args.output)
+    if args.save_every < 0:
+        raise InputError("--save-every", f"must be 0 or more, got {args.save_every}",
+                         "pass 0 to turn intermediates off")
+    save_dir = Path(args.save_dir) if args.save_dir else out.parent
+    if args.save_every and args.save_dir:
+        if save_dir.exists() and not save_dir.is_dir():
+            raise InputError(f"--save-dir {save_dir}", "is a file", "give a folder")
+        save_dir.mkdir(parents=True, exist_ok=True)
+    steps = iter_stylize(args.content, args.styles, settings)  # checks every input
+    content = file_record(Path(args.content).name, Path(args.content).read_bytes())
+    styles = [file_record(Path(s).name, Path(s).read_bytes()) for s in args.styles]
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
+        f"on {describe(resolve_device(settings.device))}")
+
+    def record(step_no: int) -> dict:
+        return run_record(settings, content, styles, steps_done=step_no)
+
+    last = None
+    bar = _progress(settings.steps, args.quiet)
+    # SIGTERM (a closed terminal, a job scheduler) is handled like Ctrl-C: keep the picture.
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for last in steps:
+            bar.set_description(f"scale {last.scale}/{last.scales} {last.size[0]}x{last.size[1]}",
+                                refresh=False)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in last.losses.items()}, refresh=False)
+            bar.update(1)
+            if args.save_every and last.step % args.save_every == 0 and last.step < last.total:
+                path = save_dir / f"{out.stem}-step{last.step:05d}{out.suffix}"
+                images.save_image(last.image(), path, record(last.step))
+    except KeyboardInterrupt:
+        bar.close()
+        if last is None:
+            say("brushwork: interrupted before the first step; nothing written")
+            return EXIT_INTERRUPTED
+        images.save_image(last.image(), out, record(last.step))
+        say(f"brushwork: interrupted at step {last.step}/{last.total}; wrote {out}")
+        return EXIT_INTERRUPTED
+    except DivergenceError as e:
+        bar.close()
+        images.save_image(e.image, out, record(e.step - 1))
+        print(f"brushwork: {e}; wrote the last good image to {out}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+    bar.close()
+    assert last is not None
+    images.save_image(last.image(), out, record(last.step))
+    say(f"brushwork: wrote {out}")
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _progress(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr,
+                disable=quiet or not sys.stderr.isatty())
+
+
+def _app(streamlit_args: list[str]) -> int:
+    try:
+        import streamlit  # noqa: F401
+    except ModuleNotFoundError:
+        print("brushwork: the web app needs Streamlit; run: pip install 'brushwork[app]'",
+              file=sys.stderr)
+        return EXIT_INPUT
+    import subprocess
+
+    from . import app as app_module
+
+    port = "8501"
+    for i, a in enumerate(streamlit_args):
+        if a.startswith("--server.port"):
+            port = a.split("=", 1)[1] if "=" in a else streamlit_args[i + 1]
+    cmd = [sys.executable, "-m", "streamlit", "run", app_module.__file__,
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.maxUploadSize", str(app_module.MAX_UPLOAD_MB), *streamlit_args]
+    print(f"brushwork: web app at http://localhost:{port}  (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    except KeyboardInterrupt:
+        return 0

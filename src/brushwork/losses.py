@@ -1,0 +1,39 @@
+"""The paper's losses as small pure functions.
+
+Both are normalised so that their size does not depend on the image size: the same weights then
+give the same balance at 128 px and at 1024 px, which is what makes coarse-to-fine work.
+
+* Style: the paper's E_l = 1/(4 N^2 M^2) sum (G - A)^2 with G = F F^T (N channels, M positions)
+  equals 1/4 mean((F F^T / M - A)^2), i.e. the paper's layer loss is already size-free once the
+  Gram matrix is divided by M. `gram` does that division and `style_loss` is exactly the paper's E_l.
+* Content: the paper's 1/2 sum (F - P)^2 grows with N*M; we take 1/2 mean (F - P)^2 instead, i.e.
+  the paper's loss divided by N*M. See docs/weights.md for how this maps alpha/beta.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of (1, N, H, W) features divided by the number of positions M = H*W."""
+    _, n, h, w = features.shape
+    f = features.reshape(n, h * w)
+    return (f @ f.T) / (h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1/2 mean squared difference of feature maps (the paper's, per element)."""
+    return 0.5 * torch.mean((features - target) ** 2)
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """The paper's E_l for one layer: 1/4 mean squared difference of Gram matrices."""
+    return 0.25 * torch.mean((gram(features) - target_gram) ** 2)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return torch.mean(dx**2) + torch.mean(dy**2)

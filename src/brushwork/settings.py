@@ -1,0 +1,192 @@
+"""Every knob of a style-transfer run, its default, its allowed values and its help text, written once.
+
+The CLI's argparse options and the web app's widgets are both built from `Settings`' fields, and
+`Settings` validates itself on construction, so the CLI, the app and the Python API refuse the
+same things with the same words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import InputError
+
+OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("avg", "max")
+COLOR_MODES = ("none", "luminance", "histogram")
+INIT_CHOICES = ("content", "noise")  # or a path to an image file
+WEIGHT_SOURCES = ("caffe", "torchvision")  # or a path to a state dict
+MAX_SCALES = 6
+
+# The paper's layers. Caffe, where the paper was computed, runs ReLU in place, so the blob the paper
+# calls "conv4_2" holds the *rectified* output: relu4_2 in our names. Both spellings are accepted.
+PAPER_CONTENT_LAYERS = ("relu4_2",)
+PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+# Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
+# estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+
+def _opt(help: str, **extra: Any) -> dict[str, Any]:
+    return {"help": help, **extra}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one run. Construct with keyword arguments; invalid values raise `InputError`."""
+
+    size: int = field(default=512, metadata=_opt(
+        "longer side of the output in pixels", min=32, max=8192, group="basic"))
+    steps: int = field(default=120, metadata=_opt(
+        "loss-and-gradient evaluations in all, over all scales", min=1, max=100_000, group="basic"))
+    scales: int | None = field(default=None, metadata=_opt(
+        "coarse-to-fine sizes (1 = single scale); unset: automatic, more for bigger outputs",
+        min=1, max=MAX_SCALES, group="advanced"))
+    content_weight: float = field(default=1.0, metadata=_opt(
+        "weight of the content loss (the paper's alpha)", min=0.0, max=1e12, group="basic"))
+    style_weight: float = field(default=25.0, metadata=_opt(
+        "weight of the style loss (the paper's beta); higher paints more", min=0.0, max=1e12,
+        group="basic"))
+    tv_weight: float = field(default=0.0, metadata=_opt(
+        "total-variation weight: smooths high-frequency noise (off in the paper)", min=0.0,
+        max=1e12, group="advanced"))
+    style_blend: tuple[float, ...] = field(default=(), metadata=_opt(
+        "one weight per style image, normalised to sum to 1; unset: equal", min=0.0, max=1e6,
+        group="style"))
+    style_scale: float = field(default=1.0, metadata=_opt(
+        "style image size relative to the output: above 1 gives finer strokes, below 1 bigger",
+        min=0.05, max=8.0, group="style"))
+    preserve_color: str = field(default="none", metadata=_opt(
+        "keep the photo's colours: luminance-only transfer, or match the style's colours first "
+        "(Gatys et al. 2016)", choices=COLOR_MODES, group="style"))
+    optimizer: str = field(default="lbfgs", metadata=_opt(
+        "lbfgs (the paper's) or adam", choices=OPTIMIZERS, group="advanced"))
+    lr: float | None = field(default=None, metadata=_opt(
+        "learning rate; unset: 1.0 for lbfgs, 0.02 for adam", min=1e-8, max=1e3, group="advanced"))
+    init: str = field(default="content", metadata=_opt(
+        "start from the content photo, white noise (the paper's), or an image file",
+        choices=INIT_CHOICES, path_ok=True, group="advanced"))
+    seed: int = field(default=0, metadata=_opt(
+        "random seed: the same seed gives the same image on the same device", min=0,
+        max=2**63 - 1, group="advanced"))
+    pooling: str = field(default="avg", metadata=_opt(
+        "pooling in VGG-19; the paper found average pooling gives more appealing results",
+        choices=POOLINGS, group="advanced"))
+    weights: str = field(default="caffe", metadata=_opt(
+        "VGG-19 weights: caffe (the paper's, bundled), torchvision, or a state-dict file",
+        choices=WEIGHT_SOURCES, path_ok=True, group="advanced"))
+    device: str = field(default="auto", metadata=_opt(
+        "auto picks cuda, then mps, then cpu", choices=("auto", "cpu", "cuda", "mps"),
+        pattern="cuda:N", group="advanced"))
+    content_layers: tuple[str, ...] = field(default=PAPER_CONTENT_LAYERS, metadata=_opt(
+        "VGG-19 layers of the content loss", group="layers"))
+    style_layers: tuple[str, ...] = field(default=PAPER_STYLE_LAYERS, metadata=_opt(
+        "VGG-19 layers of the style loss", group="layers"))
+    style_layer_weights: tuple[float, ...] = field(default=(), metadata=_opt(
+        "one weight per style layer; unset: equal, as in the paper", min=0.0, max=1e12,
+        group="layers"))
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):  # accept lists from JSON and argparse, store tuples
+                object.__setattr__(self, f.name, tuple(value))
+        _validate(self)
+
+    # -- helpers used by the loop and the front ends --------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
+        """Settings from a dict such as `to_dict()` wrote; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a field: content_weight -> --content-weight."""
+    return "--" + name.replace("_", "-")
+
+
+def _validate(s: Settings) -> None:
+    from .vgg import LAYER_NAMES  # the list of valid layer names lives with the network
+
+    meta = {f.name: f.metadata for f in dataclasses.fields(s)}
+
+    def bad(name: str, problem: str, fix: str) -> InputError:
+        return InputError(flag(name), problem, fix)
+
+    def check_number(name: str, value: Any, integer: bool) -> None:
+        lo, hi = meta[name].get("min"), meta[name].get("max")
+        kind = "a whole number" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                integer and not float(value).is_integer()):
+            raise bad(name, f"must be {kind}, got {value!r}", f"pass {kind} from {lo} to {hi}")
+        if not math.isfinite(value):
+            raise bad(name, f"must be finite, got {value}", f"pass a number from {lo} to {hi}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise bad(name, f"must be from {lo} to {hi}, got {value:g}",
+                      f"pass a value in that range (default {_default(name)})")
+
+    for name in ("size", "steps", "seed"):
+        check_number(name, getattr(s, name), integer=True)
+    object.__setattr__(s, "size", int(s.size))
+    object.__setattr__(s, "steps", int(s.steps))
+    object.__setattr__(s, "seed", int(s.seed))
+    if s.scales is not None:
+        check_number("scales", s.scales, integer=True)
+        object.__setattr__(s, "scales", int(s.scales))
+    for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
+        check_number(name, getattr(s, name), integer=False)
+    if s.lr is not None:
+        check_number("lr", s.lr, integer=False)
+    for name in ("style_blend", "style_layer_weights"):
+        for v in getattr(s, name):
+            check_number(name, v, integer=False)
+        if getattr(s, name) and sum(getattr(s, name)) <= 0:
+            raise bad(name, "the weights sum to 0", "give at least one weight above 0")
+    if s.content_weight == 0 and s.style_weight == 0:
+        raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
+                  "set --style-weight above 0")
+    for name in ("optimizer", "pooling", "preserve_color"):
+        choices = meta[name]["choices"]
+        if getattr(s, name) not in choices:
+            raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")
+    for name in ("init", "weights"):
+        if not isinstance(getattr(s, name), str) or not getattr(s, name):
+            raise bad(name, "is empty", f"choose one of {', '.join(meta[name]['choices'])} or a file path")
+    dev = s.device
+    if not (dev in meta["device"]["choices"] or (
+            dev.startswith("cuda:") and dev[5:].isdigit())):
+        raise bad("device", f"unknown device {dev!r}", "choose auto, cpu, cuda, cuda:N or mps")
+    for name in ("content_layers", "style_layers"):
+        layers = getattr(s, name)
+        for layer in layers:
+            if layer not in LAYER_NAMES:
+                raise bad(name, f"unknown layer {layer!r}",
+                          "use VGG-19 names such as conv4_2, relu4_2, relu1_1 or pool1")
+    if not s.style_layers and s.style_weight > 0:
+        raise bad("style_layers", "no style layers given", "name at least one layer, e.g. relu1_1")
+    if not s.content_layers and s.content_weight > 0:
+        raise bad("content_layers", "no content layers given", "name one layer, e.g. relu4_2")
+    if s.style_layer_weights and len(s.style_layer_weights) != len(s.style_layers):
+        raise bad("style_layer_weights",
+                  f"{len(s.style_layer_weights)} weights for {len(s.style_layers)} style layers",
+                  "give one weight per style layer")
+
+
+def _default(name: str) -> Any:
+    return {f.name: f.default for f in dataclasses.fields(Settings)}[name]

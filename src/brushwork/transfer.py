@@ -1,0 +1,286 @@
+"""The optimisation loop.
+
+`iter_stylize` checks its inputs, then returns a generator that yields one `Step` per loss-and-
+gradient evaluation, over all scales of a coarse-to-fine schedule. The CLI's progress bar, its
+intermediate saves and the web app's live preview all consume this one iterator. `stylize` runs it
+to the end and returns the picture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Sequence, Union
+
+import torch
+from PIL import Image
+
+from . import color, examples, images
+from .device import resolve_device
+from .errors import DivergenceError, InputError
+from .losses import content_loss, gram, style_loss, tv_loss
+from .settings import Settings, flag
+from .vgg import VGG19Features
+from .weights import load_weights
+
+ImageLike = Union[images.ImageSource, Image.Image]
+
+# Coarse-to-fine: each scale doubles the size; the coarsest keeps at least this longer side, where
+# VGG-19's deepest style layer (conv5_1, 1/16 of the input) still sees a few positions.
+MIN_SCALE_SIDE = 128
+# Each finer scale gets this fraction of the previous scale's steps: a full-size step costs four
+# times a half-size one, and from an upsampled start the fine scale only has detail left to add.
+STEP_DECAY = 0.6
+# The network is normalised on the bundled examples at ImageNet's usual size.
+REFERENCE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class Step:
+    """One evaluation of the loss. `image()` renders the current picture (after this step)."""
+
+    step: int  # 1 .. total, over all scales
+    total: int
+    scale: int  # 1 .. scales
+    scales: int
+    size: tuple[int, int]  # (width, height) at this scale
+    _terms: Mapping[str, torch.Tensor] = field(repr=False)
+    _render: Callable[[], Image.Image] = field(repr=False)
+
+    @property
+    def losses(self) -> dict[str, float]:
+        """Weighted loss terms (content, style, tv when on, total) as floats."""
+        return {k: float(v) for k, v in self._terms.items()}
+
+    def image(self) -> Image.Image:
+        return self._render()
+
+
+@dataclass(frozen=True)
+class Scale:
+    size: tuple[int, int]  # (width, height)
+    steps: int
+
+
+def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
+    """The coarse-to-fine schedule: sizes doubling up to the output, steps halving with them."""
+    longer = settings.size
+    if settings.scales is None:
+        # Automatic: single scale up to 256 px; above, halve until MIN_SCALE_SIDE.
+        n = 1
+        while longer / 2**n >= MIN_SCALE_SIDE and longer > 256:
+            n += 1
+    else:
+        n = settings.scales
+    sizes: list[tuple[int, int]] = []
+    for i in range(n - 1, -1, -1):
+        w, h = images.fit_size(width, height, round(longer / 2**i))
+        if min(w, h) >= images.MIN_SIDE or i == 0:
+            sizes.append((w, h))
+    n = len(sizes)
+    shares = [STEP_DECAY**i for i in range(n)]  # the coarsest scale gets the most
+    total = sum(shares)
+    steps = [max(1, math.floor(settings.steps * s / total)) for s in shares]
+    steps[0] += settings.steps - sum(steps)  # rounding goes to the cheap coarse scale
+    if steps[0] < 1:  # fewer steps than scales: drop the coarse ones
+        return plan_scales(width, height, settings.replace(scales=settings.steps))
+    return [Scale(size, k) for size, k in zip(sizes, steps)]
+
+
+def load_model(settings: Settings, device: torch.device | str = "cpu") -> VGG19Features:
+    """The VGG-19 extractor for the layers and weights `settings` asks for, on `device`."""
+    layers = list(settings.content_layers) + list(settings.style_layers)
+    reference = [images.to_tensor(images.resize(im, images.fit_size(*im.size, REFERENCE_SIZE)))
+                 for im in map(images.load_image, examples.all_paths())]
+    return VGG19Features(load_weights(settings.weights), layers, settings.pooling,
+                         reference=reference).to(device)
+
+
+def _as_image(x: ImageLike, role: str) -> Image.Image:
+    if isinstance(x, Image.Image):
+        return images.to_rgb(x)
+    return images.load_image(x, name=f"{role} {x}" if isinstance(x, (str,)) else role)
+
+
+def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
+                 settings: Settings | None = None, *, model: VGG19Features | None = None,
+                 generator_device: str = "cpu") -> Iterator[Step]:
+    """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
+
+    All input checks happen here, before any work; the model loads when iteration starts
+    (unless `model` is given). Raises `InputError` for unusable inputs, `DeviceError` for a
+    missing device, and, while iterating, `DivergenceError` if the loss stops being finite.
+    """
+    settings = settings or Settings()
+    content_im = _as_image(content, "content image")
+    style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(
+        styles, "read") or hasattr(styles, "__fspath__") else list(styles)  # type: ignore[arg-type]
+    if not style_list:
+        raise InputError("style images", "none given", "give at least one style image")
+    style_ims = [_as_image(s, f"style image {i + 1}") for i, s in enumerate(style_list)]
+    if settings.style_blend and len(settings.style_blend) != len(style_ims):
+        raise InputError(flag("style_blend"), f"{len(settings.style_blend)} weights for "
+                         f"{len(style_ims)} style images", "give one weight per style image")
+    images.check_size(content_im, settings.size, "content image")
+    init_im = None
+    if settings.init not in ("content", "noise"):
+        init_im = images.load_image(settings.init, name=f"{flag('init')} {settings.init}")
+    device = resolve_device(settings.device)
+    if model is not None:
+        missing = set(settings.content_layers) | set(settings.style_layers)
+        missing -= set(model.layers)
+        if missing:
+            raise ValueError(f"model lacks layers {sorted(missing)}; build it with load_model")
+    return _run(content_im, style_ims, init_im, settings, device, model)
+
+
+def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
+            settings: Settings | None = None, **kwargs) -> Image.Image:
+    """Run the whole optimisation and return the final picture."""
+    last = None
+    for last in iter_stylize(content, styles, settings, **kwargs):
+        pass
+    assert last is not None  # steps >= 1 is validated
+    return last.image()
+
+
+def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
+         s: Settings, device: torch.device, model: VGG19Features | None) -> Iterator[Step]:
+    if model is None:
+        model = load_model(s, device)
+    blend = torch.tensor(s.style_blend or [1.0] * len(style_ims), dtype=torch.float64)
+    blend = (blend / blend.sum()).tolist()
+    layer_w = list(s.style_layer_weights or [1.0] * len(s.style_layers))
+    layer_w = [w / sum(layer_w) for w in layer_w]  # the paper's w_l = 1/5 for five layers
+    luminance_only = s.preserve_color == "luminance"
+    plan = plan_scales(*content_im.size, s)
+    total = sum(sc.steps for sc in plan)
+    gen = torch.Generator().manual_seed(s.seed)
+    step_no = 0
+    x: torch.Tensor | None = None
+
+    for scale_no, sc in enumerate(plan, start=1):
+        content = images.to_tensor(images.resize(content_im, sc.size), device)
+        # What VGG sees: RGB, or the luminance repeated to three channels.
+        as_rgb: Callable[[torch.Tensor], torch.Tensor]
+        if luminance_only:
+            content_y = color.luminance(content)
+            as_rgb = lambda t: t.expand(-1, 3, -1, -1)  # noqa: E731
+            content_in = content_y
+        else:
+            as_rgb = lambda t: t  # noqa: E731
+            content_in = content
+
+        with torch.no_grad():
+            # Targets are computed once per scale. Several styles blend into one target Gram per
+            # layer: sum_i b_i |G - A_i|^2 has the gradient of |G - sum_i b_i A_i|^2 when the b_i
+            # sum to 1, so blending costs nothing per step.
+            content_targets = {k: v for k, v in model(as_rgb(content_in)).items()
+                               if k in s.content_layers}
+            style_targets = {layer: torch.zeros(()) for layer in s.style_layers}
+            for b, style_im in zip(blend, style_ims):
+                style = _style_tensor(style_im, sc.size, s.style_scale, device)
+                if s.preserve_color == "histogram":
+                    style = color.match_histogram(style, content)
+                elif luminance_only:
+                    style = color.match_luminance(color.luminance(style), content_y)
+                feats = model(as_rgb(style))
+                for layer in s.style_layers:
+                    style_targets[layer] = style_targets[layer] + b * gram(feats[layer])
+                del feats, style
+
+        x = _initial(x, sc.size, content_in, init_im, luminance_only, gen, device, s.init)
+        x.requires_grad_(True)
+        if s.optimizer == "lbfgs":
+            # max_iter=1: one evaluation per step() call, so a step means the same for both
+            # optimisers; the history carries over between calls. Tolerances 0: never stop early.
+            opt: torch.optim.Optimizer = torch.optim.LBFGS(
+                [x], lr=s.learning_rate, max_iter=1, history_size=100,
+                tolerance_grad=0.0, tolerance_change=0.0)
+        else:
+            opt = torch.optim.Adam([x], lr=s.learning_rate)
+
+        terms: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            feats = model(as_rgb(x))
+            # All weighting happens here, in one place.
+            parts = {}
+            if s.content_weight > 0:
+                parts["content"] = s.content_weight * sum(
+                    content_loss(feats[k], content_targets[k]) for k in s.content_layers)
+            if s.style_weight > 0:
+                parts["style"] = s.style_weight * sum(
+                    w * style_loss(feats[k], style_targets[k])
+                    for w, k in zip(layer_w, s.style_layers))
+            if s.tv_weight > 0:
+                parts["tv"] = s.tv_weight * tv_loss(x)
+            loss = sum(parts.values())
+            loss.backward()
+            terms.clear()
+            terms.update({k: v.detach() for k, v in parts.items()}, total=loss.detach())
+            return loss
+
+        def render(x=x, content=content) -> Image.Image:
+            with torch.no_grad():
+                out = color.with_chroma(x.clamp(0, 1), content) if luminance_only else x
+                return images.to_pil(out)
+
+        last_good = x.detach().clone()
+        for _ in range(sc.steps):
+            before = x.detach().clone()
+            opt.step(closure)
+            step_no += 1
+            if not torch.isfinite(terms["total"]) or not torch.isfinite(x).all():
+                with torch.no_grad():
+                    x.copy_(last_good)
+                raise DivergenceError(step_no, render(),
+                                      "try a smaller --lr, --style-weight or --content-weight")
+            last_good = before  # its loss was just evaluated and is finite
+            if s.optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+            yield Step(step_no, total, scale_no, len(plan), sc.size, dict(terms), render)
+        x = x.detach()
+
+
+def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
+                  device: torch.device) -> torch.Tensor:
+    longer = max(images.MIN_SIDE, round(max(size) * style_scale))
+    w, h = images.fit_size(*style_im.size, longer)
+    if min(w, h) < images.MIN_SIDE:  # a very elongated painting: grow until it fits VGG
+        w, h = images.fit_size(*style_im.size, round(longer * images.MIN_SIDE / min(w, h)))
+    return images.to_tensor(images.resize(style_im, (w, h)), device)
+
+
+def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Tensor,
+             init_im: Image.Image | None, luminance_only: bool, gen: torch.Generator,
+             device: torch.device, init: str) -> torch.Tensor:
+    w, h = size
+    if prev is not None:  # a finer scale starts from the coarser result, upsampled
+        return torch.nn.functional.interpolate(prev, size=(h, w), mode="bicubic",
+                                               align_corners=False).clamp(0, 1).contiguous()
+    if init == "noise":  # the paper's white noise; drawn on the CPU so a seed means one image
+        return torch.rand(content.shape, generator=gen).to(device)
+    if init_im is not None:
+        t = images.to_tensor(images.resize(init_im, size), device)
+        return color.luminance(t) if luminance_only else t
+    return content.clone()
+
+
+def file_record(name: str, data: bytes) -> dict[str, str]:
+    return {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def run_record(settings: Settings, content: dict[str, str], styles: list[dict[str, str]],
+               steps_done: int | None = None) -> dict:
+    """What brushwork embeds in an output: version, settings and the inputs' names and hashes."""
+    from . import __version__
+
+    record = {"version": __version__, "settings": settings.to_dict(), "content": content,
+              "styles": styles}
+    if steps_done is not None:
+        record["steps_done"] = steps_done
+    return record
