@@ -41,7 +41,7 @@ def main() -> None:
     from brushwork.device import describe, resolve_device
     from brushwork.settings import Settings
 
-    st.set_page_config(page_title="brushwork", page_icon="🖌️", layout="wide")
+    st.set_page_config(page_title="brushwork", layout="wide")
 
     @st.cache_resource(show_spinner="Loading VGG-19 ...")
     def model_for(weights: str, pooling: str, layers: tuple[str, ...], device: str):
@@ -55,9 +55,8 @@ def main() -> None:
 
     state = st.session_state
     state.setdefault("results", [])  # this session's pictures: dicts with png, caption, settings
-    state.setdefault("note", None)
 
-    st.title("🖌️ brushwork")
+    st.title("brushwork")
     st.caption("Paint a photo in the style of a painting — neural style transfer after Gatys, "
                "Ecker and Bethge (2015).")
 
@@ -119,15 +118,14 @@ def main() -> None:
     go, stop = st.columns([1, 1])
     start = go.button("Start painting", type="primary", disabled=not (content and styles and settings),
                       use_container_width=True)
-    stopped = stop.button("Stop", use_container_width=True)
-    if stopped and state.note is None:
-        state.note = "Stopped."
-    if state.note:
-        st.info(state.note)
-        state.note = None
+    if stop.button("Stop", use_container_width=True) and state.results:
+        # The click interrupted the run; _run kept its latest picture on the way out.
+        st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
 
     if start and settings is not None:
-        _run(st, state, run_queue(), model_for, settings, device, content[0], styles)
+        note = _run(st, state, run_queue(), model_for, settings, device, content[0], styles)
+        if note:
+            st.success(note)
 
     # ---- results -------------------------------------------------------------------------
     if state.results:
@@ -222,7 +220,7 @@ def _estimate_seconds(size: int, steps: int, device_type: str) -> str | None:
     return f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min"
 
 
-def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> None:
+def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> str | None:
     import brushwork
 
     status = st.empty()
@@ -271,14 +269,14 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         last = None
     except brushwork.BrushworkError as e:
         st.error(str(e))
-        return
+        return None
     finally:
         queue.lock.release()
         # A Stop click interrupts the script at the next Streamlit call, which lands here:
         # the latest picture is kept either way.
         if last is not None:
             _keep(state, last.image(), settings, content, styles, last.step)
-    state.note = note
+    return note
 
 
 def _keep(state, image, settings, content, styles, step) -> None:

@@ -219,7 +219,8 @@ def _app(streamlit_args: list[str]) -> int:
             port = a.split("=", 1)[1] if "=" in a else streamlit_args[i + 1]
     cmd = [sys.executable, "-m", "streamlit", "run", app_module.__file__,
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.maxUploadSize", str(app_module.MAX_UPLOAD_MB), *streamlit_args]
+           "--server.maxUploadSize", str(app_module.MAX_UPLOAD_MB), "--client.toolbarMode", "minimal",
+           *streamlit_args]
     print(f"brushwork: web app at http://localhost:{port}  (Ctrl-C stops it)", flush=True)
     try:
         return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -72,7 +72,7 @@ class Settings:
         choices=INIT_CHOICES, path_ok=True, group="advanced"))
     seed: int = field(default=0, metadata=_opt(
         "random seed: the same seed gives the same image on the same device", min=0,
-        max=2**63 - 1, group="advanced"))
+        max=2**32 - 1, group="advanced"))
     pooling: str = field(default="avg", metadata=_opt(
         "pooling in VGG-19; the paper found average pooling gives more appealing results",
         choices=POOLINGS, group="advanced"))
