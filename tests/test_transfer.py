@@ -162,3 +162,21 @@ def test_missing_device_is_refused(photo, painting):
         pytest.skip("this machine has CUDA")
     with pytest.raises(brushwork.DeviceError, match="no CUDA"):
         brushwork.iter_stylize(photo, painting, tiny(device="cuda"))
+
+
+def test_bf16_is_refused_off_cuda(photo, painting):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InputError, match="--precision: bf16 runs on CUDA only"):
+        brushwork.iter_stylize(photo, painting, tiny(precision="bf16", device="cpu"))
+
+
+def test_a_size_that_cannot_fit_names_the_largest_that_does(photo, painting, monkeypatch):
+    from brushwork import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2 * 2**30)
+    fits = memory.largest_size(*photo.size, torch.device("cpu"))
+    assert fits and 256 <= fits < 1024
+    assert memory.estimate_bytes(*images.fit_size(*photo.size, fits), torch.device("cpu")) <= 2 * 2**30
+    with pytest.raises(InputError, match=f"use --size {fits}"):
+        brushwork.iter_stylize(photo, painting, tiny(size=2048))

@@ -103,3 +103,14 @@ def test_network_is_cut_after_the_deepest_layer():
     net = VGG19Features(weights.load_weights("caffe"), ["relu2_1"], "avg")
     assert net.names[-1] == "relu2_1"
     assert sum(isinstance(m, torch.nn.Conv2d) for m in net.body) == 3
+
+
+def test_shipped_filter_means_match_a_fresh_computation():
+    from brushwork.transfer import FILTER_MEANS_FILE, reference_images
+    from brushwork.vgg import LAYER_NAMES
+
+    shipped = torch.load(FILTER_MEANS_FILE, weights_only=True)
+    net = VGG19Features(weights.load_weights("caffe"), [LAYER_NAMES[-1]], "avg")
+    fresh = net.filter_means(reference_images())
+    for conv, mean in fresh.items():
+        assert torch.allclose(shipped[f"avg/{conv}"], mean, rtol=1e-3), conv

@@ -107,9 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["app"]:  # everything after `app` belongs to streamlit
         return _app(argv[1:])
     try:
+        argv = _auto_size(argv)
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors: argparse has printed them
         return int(e.code or 0)
+    except BrushworkError as e:
+        print(f"brushwork: {e}", file=sys.stderr)
+        return EXIT_INPUT
     try:
         if args.command == "info":
             print(json.dumps(images.read_metadata(args.image), indent=2, ensure_ascii=False))
@@ -118,6 +122,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrushworkError as e:
         print(f"brushwork: {e}", file=sys.stderr)
         return EXIT_INPUT
+
+
+def _auto_size(argv: list[str]) -> list[str]:
+    """`--size auto`: the largest size whose run fits in the chosen device's free memory."""
+    for i, a in enumerate(argv[:-1]):
+        if a == "--size" and argv[i + 1] == "auto":
+            from . import memory
+            from .device import resolve_device
+
+            device = resolve_device(argv[argv.index("--device") + 1] if "--device" in argv else "auto")
+            content = argv[argv.index("stylize") + 1] if "stylize" in argv else str(examples.CONTENT)
+            im = images.load_image(content, name=f"content image {content}")
+            size = memory.largest_size(*im.size, device, "bf16" in argv) or 512
+            return argv[: i + 1] + [str(size)] + argv[i + 2:]
+    return argv
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:

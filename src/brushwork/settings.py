@@ -17,6 +17,7 @@ from .errors import InputError
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 COLOR_MODES = ("none", "luminance", "histogram")
+PRECISIONS = ("fp32", "bf16")
 INIT_CHOICES = ("content", "noise")  # or a path to an image file
 WEIGHT_SOURCES = ("caffe", "torchvision")  # or a path to a state dict
 MAX_SCALES = 6
@@ -79,6 +80,9 @@ class Settings:
     weights: str = field(default="caffe", metadata=_opt(
         "VGG-19 weights: caffe (the paper's, bundled), torchvision, or a state-dict file",
         choices=WEIGHT_SOURCES, path_ok=True, group="advanced"))
+    precision: str = field(default="fp32", metadata=_opt(
+        "bf16 autocast halves memory and speeds up recent NVIDIA GPUs; CUDA only",
+        choices=PRECISIONS, group="advanced"))
     device: str = field(default="auto", metadata=_opt(
         "auto picks cuda, then mps, then cpu", choices=("auto", "cpu", "cuda", "mps"),
         pattern="cuda:N", group="advanced"))
@@ -161,7 +165,7 @@ def _validate(s: Settings) -> None:
     if s.content_weight == 0 and s.style_weight == 0:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight above 0")
-    for name in ("optimizer", "pooling", "preserve_color"):
+    for name in ("optimizer", "pooling", "preserve_color", "precision"):
         choices = meta[name]["choices"]
         if getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")

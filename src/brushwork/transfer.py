@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
 import torch
 from PIL import Image
 
-from . import color, examples, images
+from . import color, examples, images, memory
 from .device import resolve_device
 from .errors import DivergenceError, InputError
 from .losses import content_loss, gram, style_loss, tv_loss
@@ -34,6 +35,7 @@ MIN_SCALE_SIDE = 128
 STEP_DECAY = 0.6
 # The network is normalised on the bundled examples at ImageNet's usual size.
 REFERENCE_SIZE = 224
+FILTER_MEANS_FILE = Path(__file__).resolve().parent / "caffe_filter_means.pt"
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,22 @@ def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
     return [Scale(size, k) for size, k in zip(sizes, steps)]
 
 
+def reference_images() -> list[torch.Tensor]:
+    """The images the network is normalised on: the bundled examples at ImageNet's size."""
+    return [images.to_tensor(images.resize(im, images.fit_size(*im.size, REFERENCE_SIZE)))
+            for im in map(images.load_image, examples.all_paths())]
+
+
 def load_model(settings: Settings, device: torch.device | str = "cpu") -> VGG19Features:
-    """The VGG-19 extractor for the layers and weights `settings` asks for, on `device`."""
+    """The normalised VGG-19 extractor for the layers, weights and pooling of `settings`."""
     layers = list(settings.content_layers) + list(settings.style_layers)
-    reference = [images.to_tensor(images.resize(im, images.fit_size(*im.size, REFERENCE_SIZE)))
-                 for im in map(images.load_image, examples.all_paths())]
-    return VGG19Features(load_weights(settings.weights), layers, settings.pooling,
-                         reference=reference).to(device)
+    weights = load_weights(settings.weights)
+    if weights.source == "caffe":  # precomputed: scripts/make_filter_means.py
+        table = torch.load(FILTER_MEANS_FILE, map_location="cpu", weights_only=True)
+        means = {k.split("/")[1]: v for k, v in table.items()
+                 if k.startswith(settings.pooling + "/")}
+        return VGG19Features(weights, layers, settings.pooling, filter_means=means).to(device)
+    return VGG19Features(weights, layers, settings.pooling, reference=reference_images()).to(device)
 
 
 def _as_image(x: ImageLike, role: str) -> Image.Image:
@@ -127,6 +138,18 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     if settings.init not in ("content", "noise"):
         init_im = images.load_image(settings.init, name=f"{flag('init')} {settings.init}")
     device = resolve_device(settings.device)
+    bf16 = settings.precision == "bf16"
+    if bf16 and device.type != "cuda":
+        # bf16 on a CPU without bf16 units runs about 200 times slower than fp32.
+        raise InputError(flag("precision"), f"bf16 runs on CUDA only, not on {device.type}",
+                         "use --precision fp32")
+    w, h = images.fit_size(*content_im.size, settings.size)
+    need, free = memory.estimate_bytes(w, h, device, bf16), memory.available_bytes(device)
+    if free is not None and need > free:
+        fits = memory.largest_size(*content_im.size, device, bf16)
+        raise InputError(flag("size"), f"{w}x{h} needs about {need / 2**30:.1f} GB but {device} "
+                         f"has {free / 2**30:.1f} GB free",
+                         f"use --size {fits}" if fits else "free some memory or use a smaller size")
     if model is not None:
         missing = set(settings.content_layers) | set(settings.style_layers)
         missing -= set(model.layers)
@@ -154,6 +177,7 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
     layer_w = list(s.style_layer_weights or [1.0] * len(s.style_layers))
     layer_w = [w / sum(layer_w) for w in layer_w]  # the paper's w_l = 1/5 for five layers
     luminance_only = s.preserve_color == "luminance"
+    bf16 = s.precision == "bf16"
     plan = plan_scales(*content_im.size, s)
     total = sum(sc.steps for sc in plan)
     gen = torch.Generator().manual_seed(s.seed)
@@ -205,7 +229,10 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            feats = model(as_rgb(x))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                feats = model(as_rgb(x))
+            if bf16:  # Gram matrices and losses in fp32: bf16 sums lose the small differences
+                feats = {k: v.float() for k, v in feats.items()}
             # All weighting happens here, in one place.
             parts = {}
             if s.content_weight > 0:
@@ -231,7 +258,10 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
         last_good = x.detach().clone()
         for _ in range(sc.steps):
             before = x.detach().clone()
-            opt.step(closure)
+            # cuDNN picks the fastest convolution for the fixed size of this scale; scoped to
+            # the step so the caller's process settings are left as they were.
+            with torch.backends.cudnn.flags(enabled=True, benchmark=device.type == "cuda"):
+                opt.step(closure)
             step_no += 1
             if not torch.isfinite(terms["total"]) or not torch.isfinite(x).all():
                 with torch.no_grad():
