@@ -98,6 +98,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                      help="write an intermediate image every N steps, 0 for none (default: %(default)s)")
     out.add_argument("--save-dir", metavar="DIR",
                      help="folder for intermediates (default: beside the output)")
+    out.add_argument("--resume", metavar="DIR",
+                     help="continue an interrupted run of the same inputs from the latest picture "
+                          "it left in DIR (its intermediates, or the output written on Ctrl-C)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     add_settings_options(p)
 
@@ -165,9 +168,12 @@ def _stylize(args: argparse.Namespace) -> int:
         if save_dir.exists() and not save_dir.is_dir():
             raise InputError(f"--save-dir {save_dir}", "is a file", "give a folder")
         save_dir.mkdir(parents=True, exist_ok=True)
-    steps = iter_stylize(args.content, args.styles, settings)  # checks every input
-    content = file_record(Path(args.content).name, Path(args.content).read_bytes())
-    styles = [file_record(Path(s).name, Path(s).read_bytes()) for s in args.styles]
+    content = file_record(Path(args.content).name, _read(args.content, "content image"))
+    styles = [file_record(Path(s).name, _read(s, "style image")) for s in args.styles]
+    resume = None
+    if args.resume:
+        resume, settings = _find_resume_point(Path(args.resume), out, content, styles, settings)
+    steps = iter_stylize(args.content, args.styles, settings, resume=resume)  # checks every input
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
         f"on {describe(resolve_device(settings.device))}")
@@ -177,6 +183,9 @@ def _stylize(args: argparse.Namespace) -> int:
 
     last = None
     bar = _progress(settings.steps, args.quiet)
+    if resume:
+        bar.update(resume[0])
+        say(f"brushwork: resuming at step {resume[0]}/{settings.steps}")
     # SIGTERM (a closed terminal, a job scheduler) is handled like Ctrl-C: keep the picture.
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -188,6 +197,8 @@ def _stylize(args: argparse.Namespace) -> int:
             if args.save_every and last.step % args.save_every == 0 and last.step < last.total:
                 path = save_dir / f"{out.stem}-step{last.step:05d}{out.suffix}"
                 images.save_image(last.image(), path, record(last.step))
+                if bar.disable:  # no progress bar (a log, a pipe): one line per intermediate
+                    say(f"brushwork: step {last.step}/{last.total}: wrote {path}")
     except KeyboardInterrupt:
         bar.close()
         if last is None:
@@ -208,6 +219,38 @@ def _stylize(args: argparse.Namespace) -> int:
     images.save_image(last.image(), out, record(last.step))
     say(f"brushwork: wrote {out}")
     return 0
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"{what} {path}", e.strerror or "cannot be read", "check the path") from None
+
+
+def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict],
+                       settings: Settings):
+    """The latest picture an interrupted run of these inputs left: ((steps, image), settings)."""
+    if not folder.is_dir():
+        raise InputError(f"--resume {folder}", "is not a folder", "give the folder of the intermediates")
+    best = None
+    for path in [*sorted(folder.glob(f"{out.stem}-step*{out.suffix}")), out]:
+        try:
+            record = images.read_metadata(path)
+        except InputError:
+            continue
+        if record.get("content") != content or record.get("styles") != styles:
+            continue
+        done = int(record.get("steps_done", 0))
+        if best is None or done > best[0]:
+            best = (done, path, record)
+    if best is None:
+        raise InputError(f"--resume {folder}", f"holds no picture of a run of these inputs "
+                         f"named {out.stem}-stepNNNNN{out.suffix}",
+                         "give the same content, styles and -o as the interrupted run")
+    done, path, record = best
+    saved = Settings.from_dict(record["settings"])
+    return (done, images.load_image(path)), saved
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -24,6 +24,7 @@ from .errors import InputError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers camera MPO files
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 MAX_PIXELS = 64_000_000  # about 8000 x 8000: far beyond any useful input, far below a bomb
 MAX_FILE_BYTES = 200 * 2**20
 MIN_SIDE = 32  # VGG-19 needs 16 px after four poolings to keep conv5_1 meaningful; 32 keeps 2x2
@@ -62,6 +63,9 @@ def load_image(source: ImageSource, name: str | None = None,
             raise InputError(name, "claims too many pixels (a decompression bomb?)",
                              "give an image under 64 megapixels") from None
         except UnidentifiedImageError:
+            if data.startswith(_SIGNATURES):  # it says it is one of ours: its header is broken
+                raise InputError(name, "is damaged or truncated (broken header)",
+                                 "re-export or re-download the image") from None
             raise InputError(name, "is not an image brushwork can read",
                              f"give a {FORMAT_NAMES} file") from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError,

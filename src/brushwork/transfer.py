@@ -19,7 +19,7 @@ from PIL import Image
 
 from . import color, examples, images, memory
 from .device import resolve_device
-from .errors import DivergenceError, InputError
+from .errors import DeviceError, DivergenceError, InputError
 from .losses import content_loss, gram, style_loss, tv_loss
 from .settings import Settings, flag
 from .vgg import VGG19Features
@@ -33,6 +33,9 @@ MIN_SCALE_SIDE = 128
 # Each finer scale gets this fraction of the previous scale's steps: a full-size step costs four
 # times a half-size one, and from an upsampled start the fine scale only has detail left to add.
 STEP_DECAY = 0.6
+# L-BFGS keeps 2 x this many image-sized vectors: 20 is plenty for the curvature and keeps a
+# 1024 px run's history at 0.4 GB (100, torch's default, would be 1.9 GB).
+LBFGS_HISTORY = 20
 # The network is normalised on the bundled examples at ImageNet's usual size.
 REFERENCE_SIZE = 224
 FILTER_MEANS_FILE = Path(__file__).resolve().parent / "caffe_filter_means.pt"
@@ -116,12 +119,16 @@ def _as_image(x: ImageLike, role: str) -> Image.Image:
 
 def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  settings: Settings | None = None, *, model: VGG19Features | None = None,
-                 generator_device: str = "cpu") -> Iterator[Step]:
+                 resume: tuple[int, Image.Image] | None = None) -> Iterator[Step]:
     """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
 
     All input checks happen here, before any work; the model loads when iteration starts
     (unless `model` is given). Raises `InputError` for unusable inputs, `DeviceError` for a
-    missing device, and, while iterating, `DivergenceError` if the loss stops being finite.
+    missing device, and, while iterating, `DivergenceError` if the loss stops being finite and
+    `DeviceError` if the GPU runs out of memory.
+
+    `resume=(steps_done, image)` continues an interrupted run of the same settings: the steps
+    before `steps_done` are skipped and `image` (an intermediate) takes the place of the picture.
     """
     settings = settings or Settings()
     content_im = _as_image(content, "content image")
@@ -155,7 +162,10 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         missing -= set(model.layers)
         if missing:
             raise ValueError(f"model lacks layers {sorted(missing)}; build it with load_model")
-    return _run(content_im, style_ims, init_im, settings, device, model)
+    if resume is not None and not 0 <= resume[0] < settings.steps:
+        raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
+                         "there is nothing left to do; start a new run")
+    return _run(content_im, style_ims, init_im, settings, device, model, resume)
 
 
 def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
@@ -169,7 +179,21 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 
 
 def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
-         s: Settings, device: torch.device, model: VGG19Features | None) -> Iterator[Step]:
+         s: Settings, device: torch.device, model: VGG19Features | None,
+         resume: tuple[int, Image.Image] | None) -> Iterator[Step]:
+    try:
+        yield from _steps(content_im, style_ims, init_im, s, device, model, resume)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        fits = memory.largest_size(*content_im.size, device, s.precision == "bf16")
+        raise DeviceError(f"--size {s.size}: {device} ran out of memory; "
+                          + (f"use --size {fits}" if fits else "close other GPU programs or "
+                             "use a smaller --size")) from None
+
+
+def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
+           s: Settings, device: torch.device, model: VGG19Features | None,
+           resume: tuple[int, Image.Image] | None) -> Iterator[Step]:
     if model is None:
         model = load_model(s, device)
     blend = torch.tensor(s.style_blend or [1.0] * len(style_ims), dtype=torch.float64)
@@ -185,6 +209,14 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
     x: torch.Tensor | None = None
 
     for scale_no, sc in enumerate(plan, start=1):
+        steps_here = sc.steps
+        if resume is not None:
+            done, saved = resume
+            if step_no + sc.steps <= done:  # this whole scale was done before the interruption
+                step_no += sc.steps
+                continue
+            steps_here = step_no + sc.steps - done
+            step_no = done
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         # What VGG sees: RGB, or the luminance repeated to three channels.
         as_rgb: Callable[[torch.Tensor], torch.Tensor]
@@ -214,13 +246,18 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
                     style_targets[layer] = style_targets[layer] + b * gram(feats[layer])
                 del feats, style
 
-        x = _initial(x, sc.size, content_in, init_im, luminance_only, gen, device, s.init)
+        if resume is not None:  # the saved picture, at this scale's size
+            x = images.to_tensor(images.resize(resume[1], sc.size), device)
+            x = color.luminance(x) if luminance_only else x
+            resume = None
+        else:
+            x = _initial(x, sc.size, content_in, init_im, luminance_only, gen, device, s.init)
         x.requires_grad_(True)
         if s.optimizer == "lbfgs":
             # max_iter=1: one evaluation per step() call, so a step means the same for both
             # optimisers; the history carries over between calls. Tolerances 0: never stop early.
             opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [x], lr=s.learning_rate, max_iter=1, history_size=100,
+                [x], lr=s.learning_rate, max_iter=1, history_size=LBFGS_HISTORY,
                 tolerance_grad=0.0, tolerance_change=0.0)
         else:
             opt = torch.optim.Adam([x], lr=s.learning_rate)
@@ -256,7 +293,7 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
                 return images.to_pil(out)
 
         last_good = x.detach().clone()
-        for _ in range(sc.steps):
+        for _ in range(steps_here):
             before = x.detach().clone()
             # cuDNN picks the fastest convolution for the fixed size of this scale; scoped to
             # the step so the caller's process settings are left as they were.

@@ -1,0 +1,268 @@
+"""Hostile images, bad arguments, crashes and interruptions: brushwork refuses clearly or copes,
+and never loses or damages a picture the user had."""
+
+import dataclasses
+import io
+import math
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from PIL import Image
+
+import brushwork
+from brushwork import InputError, Settings, examples, images
+from brushwork.cli import main
+from conftest import png_bytes, tiny
+
+SRC = Path(brushwork.__file__).resolve().parent
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) +
+            _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+
+
+def _gradient(w=96, h=64, mode="RGB"):
+    im = Image.new("RGB", (w, h))
+    im.putdata([(x * 255 // w, y * 255 // h, 90) for y in range(h) for x in range(w)])
+    return im.convert(mode)
+
+
+def _corpus() -> dict[str, tuple[bytes, str]]:
+    """name -> (file bytes, "ok" or a piece of the expected error)."""
+    jpeg = png_bytes(_gradient(), "JPEG")
+    good_png = png_bytes(_gradient())
+    bad_crc = bytearray(good_png)
+    bad_crc[29] ^= 0xFF  # inside IHDR's checksum
+    sixteen = Image.new("I;16", (96, 64))
+    sixteen.putdata([x * 600 for y in range(64) for x in range(96)])
+    pal = _gradient(mode="P")
+    pal.info["transparency"] = 0
+    frames = [_gradient(), _gradient().rotate(180)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    return {
+        "empty.png": (b"", "empty"),
+        "text.png": (b"just some words, no pixels\n", "not an image"),
+        "truncated.jpg": (jpeg[: len(jpeg) // 3], "damaged or truncated"),
+        "bad-crc.png": (bytes(bad_crc), "damaged or truncated"),
+        "bomb-40000.png": (_png_claiming(40000, 40000), "megapixels"),
+        "tiny-8x8.png": (png_bytes(_gradient(8, 8)), "ok"),
+        "thin-10000x10.png": (png_bytes(_gradient(10000, 10)), "under 32 px"),
+        "drawing.eps": (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n", "not an image"),
+        "doc.pdf": (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n", "not an image"),
+        "vector.svg": (b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>', "not an image"),
+        "cmyk.jpg": (png_bytes(_gradient(mode="CMYK"), "JPEG"), "ok"),
+        "sixteen-bit.png": (png_bytes(sixteen), "ok"),
+        "palette-transparent.png": (png_bytes(pal), "ok"),
+        "grey-alpha.png": (png_bytes(_gradient(mode="LA")), "ok"),
+        "one-bit.png": (png_bytes(_gradient(mode="1")), "ok"),
+        "animated.gif": (gif.getvalue(), "ok"),
+        "exif-rotated.jpg": (png_bytes(_gradient(), "JPEG", exif=exif.tobytes()), "ok"),
+    }
+
+
+CORPUS = _corpus()
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_through_the_api(name):
+    data, expected = CORPUS[name]
+    if expected == "ok":
+        im = images.load_image(data, name)
+        assert im.mode == "RGB"
+        if name == "exif-rotated.jpg":
+            assert im.size == (64, 96)  # turned upright
+        images.check_size(im, 64, name)
+        return
+    with pytest.raises(InputError) as err:
+        im = images.load_image(data, name)
+        images.check_size(im, 512, name)
+    assert expected in str(err.value) and str(err.value).startswith(name)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_through_the_cli(name, tmp_path, capsys):
+    data, expected = CORPUS[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = tmp_path / "out.png"
+    code = main(["stylize", str(path), str(examples.STARRY_NIGHT), "-o", str(out), "--size", "56",
+                 "--steps", "1", "--device", "cpu", "-q"])
+    err = capsys.readouterr().err
+    if expected == "ok":
+        assert code == 0 and Image.open(out).mode == "RGB", err
+    else:
+        assert code == 2 and err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
+def test_corpus_through_the_app_loader():
+    from brushwork import app
+
+    class Upload:
+        def __init__(self, name, data):
+            self.name, self.data = name, data
+
+        def getvalue(self):
+            return self.data
+
+    class Page:
+        errors: list = []
+
+        def error(self, text):
+            self.errors.append(text)
+
+    page = Page()
+    uploads = [Upload(n, d) for n, (d, _) in sorted(CORPUS.items())]
+    loaded = app._load_inputs(page, uploads, fallback=[])
+    expected_ok = sorted(n for n, (_, e) in CORPUS.items() if e == "ok" or "under 32" in e)
+    assert sorted(i.name for i in loaded) == expected_ok  # size is checked when the run starts
+    assert len(page.errors) == len(CORPUS) - len(expected_ok)
+    assert all(": " in e and "Traceback" not in e for e in page.errors)
+
+
+_SEEDS = [png_bytes(_gradient(24, 16)), png_bytes(_gradient(24, 16), "JPEG"),
+          png_bytes(_gradient(24, 16), "GIF"), png_bytes(_gradient(24, 16), "WEBP"),
+          png_bytes(_gradient(24, 16), "BMP"), png_bytes(_gradient(24, 16), "TIFF")]
+
+
+@hyp_settings(max_examples=int(os.environ.get("BRUSHWORK_FUZZ_EXAMPLES", "150")), deadline=2000,
+              suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from(_SEEDS), cut=st.integers(0, 400),
+       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=6))
+def test_fuzzed_files_only_raise_our_error(seed, cut, flips):
+    data = bytearray(seed[: len(seed) - cut] if cut < len(seed) else seed)
+    for pos, xor in flips:
+        if data:
+            data[pos % len(data)] ^= xor
+    try:
+        im = images.load_image(bytes(data), "fuzz")
+    except InputError:
+        return
+    assert im.mode == "RGB" and im.width * im.height <= images.MAX_PIXELS
+
+
+NUMERIC = [f.name for f in dataclasses.fields(Settings)
+           if f.metadata.get("min") is not None and f.name != "style_layer_weights"]
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, -1.0, 1e30])
+def test_every_numeric_option_refuses_nonsense(name, value):
+    f = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    is_tuple = "tuple" in str(f.type)
+    with pytest.raises(InputError) as err:
+        Settings(**{name: (value, value) if is_tuple else value})
+    assert err.value.what == "--" + name.replace("_", "-")
+
+
+def _calls(text: str, name: str) -> list[str]:
+    """The argument text of every call `name(...)` in `text`, parentheses balanced."""
+    calls, start = [], text.find(name + "(")
+    while start != -1:
+        i, depth = start + len(name) + 1, 1
+        while depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        calls.append(text[start + len(name) + 1: i - 1])
+        start = text.find(name + "(", i)
+    return calls
+
+
+def test_weights_are_only_ever_loaded_with_weights_only():
+    found = 0
+    for path in [*SRC.rglob("*.py"), *(SRC.parent.parent / "scripts").rglob("*.py")]:
+        for call in _calls(path.read_text(), "torch.load"):
+            found += 1
+            assert "weights_only=True" in call, f"{path.name}: torch.load({call})"
+    assert found >= 3  # weights.py (two) and transfer.py
+
+
+def test_cuda_out_of_memory_becomes_a_clear_error(monkeypatch, photo, painting, model):
+    import brushwork.transfer as transfer
+
+    def oom(*a, **k):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(transfer, "content_loss", oom)
+    with pytest.raises(brushwork.DeviceError, match="ran out of memory"):
+        list(brushwork.iter_stylize(photo, painting, tiny(), model=model))
+
+
+# ---- whole-process faults ------------------------------------------------------------------
+
+def _start(tmp_path, *extra):
+    cmd = [sys.executable, "-m", "brushwork", "stylize", str(examples.CONTENT),
+           str(examples.STARRY_NIGHT), "-o", str(tmp_path / "out.png"), "--size", "48",
+           "--device", "cpu", "--save-every", "1", "--save-dir", str(tmp_path / "steps"), *extra]
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_intermediates(proc, n: int) -> list[str]:
+    lines = []
+    for line in proc.stderr:  # blocks until the CLI reports progress: no sleeping
+        lines.append(line)
+        if len([x for x in lines if "wrote" in x]) >= n:
+            return lines
+    raise AssertionError("the run ended early: " + "".join(lines))
+
+
+def test_ctrl_c_writes_the_latest_image_and_exits_130(tmp_path):
+    proc = _start(tmp_path, "--steps", "400")
+    _wait_for_intermediates(proc, 3)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, rest
+    record = images.read_metadata(tmp_path / "out.png")
+    assert 3 <= record["steps_done"] < 400
+    assert f"interrupted at step {record['steps_done']}/400" in rest
+
+
+def test_sigkill_never_leaves_a_damaged_picture(tmp_path):
+    old = tmp_path / "out.png"
+    images.save_image(_gradient(), old)
+    for kills in (2, 5, 9):
+        proc = _start(tmp_path, "--steps", "400")
+        _wait_for_intermediates(proc, kills)
+        proc.kill()
+        proc.wait(timeout=30)
+        for path in tmp_path.rglob("*.png"):
+            if not path.name.startswith("."):  # dot-files are temporaries, never a result
+                images.load_image(path)  # raises if damaged
+    assert images.load_image(old).size == (96, 64)  # the user's picture is untouched
+
+
+def test_resume_continues_from_the_last_intermediate(tmp_path):
+    proc = _start(tmp_path, "--steps", "12", "--save-every", "2")
+    _wait_for_intermediates(proc, 3)  # steps 2, 4, 6 saved
+    proc.kill()
+    proc.wait(timeout=30)
+    done = max(int(p.stem.split("step")[1]) for p in (tmp_path / "steps").glob("out-step*.png"))
+    assert 6 <= done < 12
+    run = subprocess.run([sys.executable, "-m", "brushwork", "stylize", str(examples.CONTENT),
+                          str(examples.STARRY_NIGHT), "-o", str(tmp_path / "out.png"),
+                          "--save-every", "2", "--save-dir", str(tmp_path / "steps"),
+                          "--resume", str(tmp_path / "steps")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"resuming at step {done}/12" in run.stderr
+    steps_run = [int(m) for m in re.findall(r"step (\d+)/12: wrote", run.stderr)]
+    assert steps_run and min(steps_run) > done  # nothing before the interruption was redone
+    record = images.read_metadata(tmp_path / "out.png")
+    assert record["steps_done"] == 12 and record["settings"]["size"] == 48
