@@ -2,11 +2,13 @@
 Debian's Chromium. Screenshots land in test-artifacts/ (look at them)."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -115,3 +117,77 @@ def test_bad_upload_shows_a_message_and_keeps_the_page(server, browser, tmp_path
     page.get_by_text("fake.png: is not an image brushwork can read").wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Start painting").is_visible()
     page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))
+
+
+def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> None:
+    page.goto(server)
+    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    _set_number(page, "Size", size)
+    _set_number(page, "Steps", steps)
+    if seed is not None:
+        page.get_by_text("Advanced").click()
+        _set_number(page, "Seed", seed)
+    page.get_by_role("button", name="Start painting").click()
+
+
+def test_stop_keeps_the_latest_picture(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _start_run(page, server, 128, 300)
+    page.get_by_text(re.compile(r"Step \d+/300")).first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped. Kept the picture at step").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Download PNG (settings embedded)").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
+    # the server is free again: a new run starts and finishes
+    _set_number(page, "Steps", 2)
+    page.get_by_role("button", name="Start painting").click()
+    page.get_by_text("Done in").wait_for(timeout=120_000)
+
+
+def _server_peak_rss_mib(url: str) -> float:
+    """VmHWM of the Streamlit process serving `url` (a child of `brushwork app`)."""
+    port = url.rsplit(":", 1)[1]
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = status.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
+            for line in (status.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    raise AssertionError("streamlit server process not found")
+
+
+def test_concurrent_sessions_queue_and_keep_their_own_results(server, browser, tmp_path):
+    """Three users press start at once: one runs, the others are told they wait, each gets
+    its own picture, and the server's memory stays that of one run."""
+    pages = [browser.new_context(accept_downloads=True).new_page() for _ in range(3)]
+    for seed, page in enumerate(pages, start=11):
+        _start_run(page, server, 96, 12, seed=seed)
+    pages[-1].get_by_text("Busy").first.wait_for(timeout=60_000)
+    for seed, page in enumerate(pages, start=11):
+        page.get_by_text("Done in").wait_for(timeout=240_000)
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download PNG (settings embedded)").click()
+        path = tmp_path / f"{seed}.png"
+        info.value.save_as(path)
+        assert images.read_metadata(path)["settings"]["seed"] == seed  # no leaks between users
+    assert _server_peak_rss_mib(server) < 2500
+
+
+def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(server)
+    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG" + os.urandom(26 * 2**20))
+    page.locator('input[type="file"]').nth(0).set_input_files(str(big))
+    page.get_by_text("25.0MB").first.wait_for(timeout=30_000)  # Streamlit refuses it
+    # An upload without the XSRF token is refused by the server itself.
+    req = urllib.request.Request(server + "/_stcore/upload_file/abc/def", data=b"x", method="PUT")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("upload without an XSRF token was accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code in (403, 400)

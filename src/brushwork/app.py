@@ -21,7 +21,7 @@ MAX_UPLOAD_MB = 25
 MAX_UPLOAD_PIXELS = 40_000_000
 # On a CPU a first run should take about a minute: a single 256 px scale at ~0.5 s per step.
 CPU_OVERRIDES = {"size": 256, "steps": 100}
-PREVIEW_SECONDS = 0.7  # refresh the live preview at most this often
+PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
 @dataclass
@@ -241,6 +241,7 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
     status.empty()
     last = None
     started = time.monotonic()
+    run_id = f"run-{time.time_ns()}"
     try:
         layers = tuple(settings.content_layers) + tuple(settings.style_layers)
         model = model_for(settings.weights, settings.pooling, layers, str(device))
@@ -256,16 +257,21 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
             text = (f"Step {last.step}/{last.total} · scale {last.scale}/{last.scales} "
                     f"{last.size[0]}x{last.size[1]} · " +
                     " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+            # Every step: cheap, and each Streamlit call is where a Stop click can land.
             progress.progress(last.step / last.total, text=text)
             now = time.monotonic()
             if now - shown > PREVIEW_SECONDS or last.step == last.total:
                 shown = now
-                preview.image(last.image(), caption=f"Step {last.step}", width=min(512, last.size[0]))
+                picture = last.image()
+                # Kept at every refresh: Streamlit starts a Stop click's rerun before this
+                # run has unwound, and that rerun must already find the latest picture.
+                _keep(state, picture, settings, content, styles, last.step, run_id)
+                preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
                 chart.line_chart({"total loss": history}, height=160)
         note = f"Done in {time.monotonic() - started:.0f} s."
     except brushwork.DivergenceError as e:
         note = f"{e}. Kept the last good image."
-        _keep(state, e.image, settings, content, styles, e.step - 1)
+        _keep(state, e.image, settings, content, styles, e.step - 1, run_id)
         last = None
     except brushwork.BrushworkError as e:
         st.error(str(e))
@@ -275,22 +281,28 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         # A Stop click interrupts the script at the next Streamlit call, which lands here:
         # the latest picture is kept either way.
         if last is not None:
-            _keep(state, last.image(), settings, content, styles, last.step)
+            _keep(state, last.image(), settings, content, styles, last.step, run_id)
     return note
 
 
-def _keep(state, image, settings, content, styles, step) -> None:
+def _keep(state, image, settings, content, styles, step, run_id: str) -> None:
+    """Put the run's picture in this session's results, replacing its earlier one."""
     from brushwork.images import encode_image
     from brushwork.transfer import file_record, run_record
 
     record = run_record(settings, file_record(content.name, content.data),
                         [file_record(s.name, s.data) for s in styles], steps_done=step)
-    n = len(state.results) + 1
-    state.results.append({
-        "id": n, "png": encode_image(image, "PNG", record), "step": step,
+    same = [i for i, r in enumerate(state.results) if r["id"] == run_id]
+    n = same[0] + 1 if same else len(state.results) + 1
+    entry = {
+        "id": run_id, "png": encode_image(image, "PNG", record), "step": step,
         "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
         "file_name": f"brushwork-{n}.png",
-    })
+    }
+    if same:
+        state.results[same[0]] = entry
+    else:
+        state.results.append(entry)
 
 
 if __name__ == "__main__":

@@ -271,8 +271,6 @@ def _app(streamlit_args: list[str]) -> int:
         print("brushwork: the web app needs Streamlit; run: pip install 'brushwork[app]'",
               file=sys.stderr)
         return EXIT_INPUT
-    import subprocess
-
     from . import app as app_module
 
     port = "8501"
@@ -284,7 +282,6 @@ def _app(streamlit_args: list[str]) -> int:
            "--server.maxUploadSize", str(app_module.MAX_UPLOAD_MB), "--client.toolbarMode", "minimal",
            *streamlit_args]
     print(f"brushwork: web app at http://localhost:{port}  (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    except KeyboardInterrupt:
-        return 0
+    # Become the server (same process): Ctrl-C, SIGTERM and a service manager reach it directly,
+    # and no orphaned server is left holding the port.
+    os.execv(sys.executable, cmd)
