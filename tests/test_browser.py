@@ -3,7 +3,6 @@ Debian's Chromium. Screenshots land in test-artifacts/ (look at them)."""
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -133,9 +132,14 @@ def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> 
 def test_stop_keeps_the_latest_picture(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _start_run(page, server, 128, 300)
-    page.get_by_text(re.compile(r"Step \d+/300")).first.wait_for(timeout=120_000)
+    progress = page.get_by_text(re.compile(r"Step \d+/300 ·")).first
+    progress.wait_for(timeout=120_000)
+    seen = int(re.search(r"Step (\d+)/300", progress.inner_text()).group(1))
     page.get_by_role("button", name="Stop").click()
-    page.get_by_text("Stopped. Kept the picture at step").wait_for(timeout=60_000)
+    message = page.get_by_text("Stopped. Kept the picture at step")
+    message.wait_for(timeout=60_000)
+    kept = int(re.search(r"at step (\d+)", message.inner_text()).group(1))
+    assert seen <= kept < 300  # the latest picture, not an older preview
     assert page.get_by_role("button", name="Download PNG (settings embedded)").is_visible()
     page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
     # the server is free again: a new run starts and finishes

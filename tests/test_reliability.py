@@ -112,6 +112,12 @@ def test_corpus_through_the_cli(name, tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1 and expected in err and "Traceback" not in err
 
 
+def test_broken_exif_block_is_ignored():
+    good = png_bytes(_gradient(), "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff\xff")
+    im = images.load_image(good, "broken-exif.jpg")
+    assert im.mode == "RGB" and im.size == (96, 64)
+
+
 def test_corpus_through_the_app_loader():
     from brushwork import app
 
@@ -223,10 +229,11 @@ def _wait_for_intermediates(proc, n: int) -> list[str]:
     raise AssertionError("the run ended early: " + "".join(lines))
 
 
-def test_ctrl_c_writes_the_latest_image_and_exits_130(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_writes_the_latest_image_and_exits_130(tmp_path, sig):
     proc = _start(tmp_path, "--steps", "400")
     _wait_for_intermediates(proc, 3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, rest
     record = images.read_metadata(tmp_path / "out.png")

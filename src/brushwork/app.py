@@ -9,7 +9,7 @@ Nothing runs when this module is imported; Streamlit runs it as a script (`__mai
 from __future__ import annotations
 
 import dataclasses
-import io
+import functools
 import threading
 import time
 import typing
@@ -118,9 +118,13 @@ def main() -> None:
     go, stop = st.columns([1, 1])
     start = go.button("Start painting", type="primary", disabled=not (content and styles and settings),
                       use_container_width=True)
-    if stop.button("Stop", use_container_width=True) and state.results:
-        # The click interrupted the run; _run kept its latest picture on the way out.
-        st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
+    if stop.button("Stop", use_container_width=True):
+        # Streamlit starts this rerun while the interrupted run is still unwinding: keep its
+        # latest step from here (the run also keeps it on its way out; same entry either way).
+        if "keep_latest" in state:
+            state.pop("keep_latest")()
+        if state.results:
+            st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
 
     if start and settings is not None:
         note = _run(st, state, run_queue(), model_for, settings, device, content[0], styles)
@@ -151,7 +155,6 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int):
     """One Streamlit widget for one Settings field; returns its value (or _UNSET)."""
     meta, name = f.metadata, f.name
     label = name.replace("_", " ").capitalize()
-    hint = typing.get_type_hints(__import__("brushwork.settings", fromlist=["Settings"]).Settings)[name]
     key = f"setting_{name}"
     if name == "style_blend":
         if n_styles < 2:
@@ -167,8 +170,9 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int):
     if "choices" in meta:
         choices = list(meta["choices"])
         return st.selectbox(label, choices, index=choices.index(default), help=meta["help"], key=key)
-    optional = type(None) in typing.get_args(hint)
-    base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+    from brushwork.settings import field_type
+
+    base, _ = field_type(name)
     lo, hi = meta.get("min"), meta.get("max")
     if base is int:
         return st.number_input(label, min_value=lo, max_value=hi, value=default, step=1,
@@ -258,6 +262,8 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
                     f"{last.size[0]}x{last.size[1]} · " +
                     " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
             # Every step: cheap, and each Streamlit call is where a Stop click can land.
+            state.keep_latest = functools.partial(_keep_step, state, last, settings, content,
+                                                  styles, run_id)
             progress.progress(last.step / last.total, text=text)
             now = time.monotonic()
             if now - shown > PREVIEW_SECONDS or last.step == last.total:
@@ -280,9 +286,14 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         queue.lock.release()
         # A Stop click interrupts the script at the next Streamlit call, which lands here:
         # the latest picture is kept either way.
+        state.pop("keep_latest", None)
         if last is not None:
-            _keep(state, last.image(), settings, content, styles, last.step, run_id)
+            _keep_step(state, last, settings, content, styles, run_id)
     return note
+
+
+def _keep_step(state, step, settings, content, styles, run_id: str) -> None:
+    _keep(state, step.image(), settings, content, styles, step.step, run_id)
 
 
 def _keep(state, image, settings, content, styles, step, run_id: str) -> None:

@@ -12,14 +12,13 @@ import json
 import os
 import signal
 import sys
-import types
 import typing
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import examples, images
 from .errors import BrushworkError, DivergenceError, InputError
-from .settings import Settings, flag
+from .settings import Settings, field_type, flag
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -31,17 +30,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"brushwork: {message}; see '{self.prog} --help'\n")
 
 
-def _field_type(f: dataclasses.Field) -> tuple[Any, str | None]:
-    """(element type, nargs) for a Settings field's annotation."""
-    hint = typing.get_type_hints(Settings)[f.name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = args[0]
-    if typing.get_origin(hint) is tuple:
-        return typing.get_args(hint)[0], "+"
-    return hint, None
-
-
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
     """One option per Settings field. Defaults are SUPPRESS so that only what the user typed
     overrides the dataclass (or --settings-from); the help shows the dataclass default."""
@@ -49,7 +37,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(Settings):
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} settings"))
-        kind, nargs = _field_type(f)
+        kind, is_tuple = field_type(f.name)
+        nargs = "+" if is_tuple else None
         default = f.default if f.default is not None else "auto"
         if isinstance(default, tuple):
             default = " ".join(map(str, default)) or "equal"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -118,6 +120,18 @@ class Settings:
         """Settings from a dict such as `to_dict()` wrote; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def field_type(name: str) -> tuple[type, bool]:
+    """(element type, is a tuple) of a Settings field, with `| None` unwrapped: what a front end
+    needs to build its widget or option."""
+    hint = typing.get_type_hints(Settings)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = args[0]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True
+    return hint, False
 
 
 def flag(name: str) -> str:

@@ -208,44 +208,22 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
     step_no = 0
     x: torch.Tensor | None = None
 
+    # What VGG sees: the RGB picture, or the luminance repeated to three channels.
+    as_rgb = _grey_to_rgb if luminance_only else _identity
+
     for scale_no, sc in enumerate(plan, start=1):
         steps_here = sc.steps
         if resume is not None:
-            done, saved = resume
+            done = resume[0]
             if step_no + sc.steps <= done:  # this whole scale was done before the interruption
                 step_no += sc.steps
                 continue
             steps_here = step_no + sc.steps - done
             step_no = done
         content = images.to_tensor(images.resize(content_im, sc.size), device)
-        # What VGG sees: RGB, or the luminance repeated to three channels.
-        as_rgb: Callable[[torch.Tensor], torch.Tensor]
-        if luminance_only:
-            content_y = color.luminance(content)
-            as_rgb = lambda t: t.expand(-1, 3, -1, -1)  # noqa: E731
-            content_in = content_y
-        else:
-            as_rgb = lambda t: t  # noqa: E731
-            content_in = content
-
-        with torch.no_grad():
-            # Targets are computed once per scale. Several styles blend into one target Gram per
-            # layer: sum_i b_i |G - A_i|^2 has the gradient of |G - sum_i b_i A_i|^2 when the b_i
-            # sum to 1, so blending costs nothing per step.
-            content_targets = {k: v for k, v in model(as_rgb(content_in)).items()
-                               if k in s.content_layers}
-            style_targets = {layer: torch.zeros(()) for layer in s.style_layers}
-            for b, style_im in zip(blend, style_ims):
-                style = _style_tensor(style_im, sc.size, s.style_scale, device)
-                if s.preserve_color == "histogram":
-                    style = color.match_histogram(style, content)
-                elif luminance_only:
-                    style = color.match_luminance(color.luminance(style), content_y)
-                feats = model(as_rgb(style))
-                for layer in s.style_layers:
-                    style_targets[layer] = style_targets[layer] + b * gram(feats[layer])
-                del feats, style
-
+        content_in = color.luminance(content) if luminance_only else content
+        content_targets, style_targets = _targets(model, s, content, content_in, style_ims,
+                                                  blend, sc.size, as_rgb)
         if resume is not None:  # the saved picture, at this scale's size
             x = images.to_tensor(images.resize(resume[1], sc.size), device)
             x = color.luminance(x) if luminance_only else x
@@ -262,12 +240,10 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         else:
             opt = torch.optim.Adam([x], lr=s.learning_rate)
 
-        terms: dict[str, torch.Tensor] = {}
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
+        def loss_terms(image: torch.Tensor, content_targets=content_targets,
+                       style_targets=style_targets) -> dict[str, torch.Tensor]:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                feats = model(as_rgb(x))
+                feats = model(as_rgb(image))
             if bf16:  # Gram matrices and losses in fp32: bf16 sums lose the small differences
                 feats = {k: v.float() for k, v in feats.items()}
             # All weighting happens here, in one place.
@@ -278,14 +254,12 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             if s.style_weight > 0:
                 parts["style"] = s.style_weight * sum(
                     w * style_loss(feats[k], style_targets[k])
-                    for w, k in zip(layer_w, s.style_layers))
+                    for w, k in zip(layer_w, s.style_layers, strict=True))
             if s.tv_weight > 0:
-                parts["tv"] = s.tv_weight * tv_loss(x)
-            loss = sum(parts.values())
-            loss.backward()
-            terms.clear()
-            terms.update({k: v.detach() for k, v in parts.items()}, total=loss.detach())
-            return loss
+                parts["tv"] = s.tv_weight * tv_loss(image)
+            return {**parts, "total": sum(parts.values())}
+
+        closure, terms = _closure(opt, x, loss_terms)
 
         def render(x=x, content=content) -> Image.Image:
             with torch.no_grad():
@@ -311,6 +285,53 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                     x.clamp_(0, 1)
             yield Step(step_no, total, scale_no, len(plan), sc.size, dict(terms), render)
         x = x.detach()
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def _grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
+    return t.expand(-1, 3, -1, -1)
+
+
+@torch.no_grad()
+def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
+             style_ims: list[Image.Image], blend: list[float], size: tuple[int, int],
+             as_rgb: Callable[[torch.Tensor], torch.Tensor]):
+    """Content features and blended style Grams for one scale, computed once.
+
+    Several styles blend into one target Gram per layer: sum_i b_i |G - A_i|^2 has the gradient
+    of |G - sum_i b_i A_i|^2 when the b_i sum to 1, so blending costs nothing per step.
+    """
+    content_targets = {k: v for k, v in model(as_rgb(content_in)).items() if k in s.content_layers}
+    style_targets = {layer: torch.zeros(()) for layer in s.style_layers}
+    for b, style_im in zip(blend, style_ims, strict=True):
+        style = _style_tensor(style_im, size, s.style_scale, content.device)
+        if s.preserve_color == "histogram":
+            style = color.match_histogram(style, content)
+        elif s.preserve_color == "luminance":
+            style = color.match_luminance(color.luminance(style), content_in)
+        feats = model(as_rgb(style))
+        for layer in s.style_layers:
+            style_targets[layer] = style_targets[layer] + b * gram(feats[layer])
+    return content_targets, style_targets
+
+
+def _closure(opt: torch.optim.Optimizer, x: torch.Tensor,
+             loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]]):
+    """The optimiser's closure for `x`, and the dict where it leaves the last loss terms."""
+    terms: dict[str, torch.Tensor] = {}
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        parts = loss_terms(x)
+        parts["total"].backward()
+        terms.clear()
+        terms.update({k: v.detach() for k, v in parts.items()})
+        return parts["total"]
+
+    return closure, terms
 
 
 def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
