@@ -140,7 +140,7 @@ def test_stop_keeps_the_latest_picture(server, browser):
     message.wait_for(timeout=60_000)
     kept = int(re.search(r"at step (\d+)", message.inner_text()).group(1))
     assert seen <= kept < 300  # the latest picture, not an older preview
-    assert page.get_by_role("button", name="Download PNG (settings embedded)").is_visible()
+    page.get_by_role("button", name="Download PNG (settings embedded)").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
     # the server is free again: a new run starts and finishes
     _set_number(page, "Steps", 2)

@@ -211,10 +211,8 @@ def _stylize(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise InputError(f"{what} {path}", e.strerror or "cannot be read", "check the path") from None
+    """The bytes of an input file (for its SHA-256), refused the loader's way."""
+    return images.read_file(path, f"{what} {path}")
 
 
 def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict],

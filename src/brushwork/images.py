@@ -81,6 +81,11 @@ def _short(e: BaseException) -> str:
     return text[:120]
 
 
+def read_file(path: str | os.PathLike, name: str) -> bytes:
+    """A file's bytes, or InputError naming `name` (missing, a folder, too big, unreadable)."""
+    return _read_bytes(Path(path), name)
+
+
 def _read_bytes(source: ImageSource, name: str) -> bytes:
     if isinstance(source, bytes):
         return source
