@@ -225,8 +225,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         content_targets, style_targets = _targets(model, s, content, content_in, style_ims,
                                                   blend, sc.size, as_rgb)
         if resume is not None:  # the saved picture, at this scale's size
-            x = images.to_tensor(images.resize(resume[1], sc.size), device)
-            x = color.luminance(x) if luminance_only else x
+            x = _start_from(resume[1], sc.size, luminance_only, device)
             resume = None
         else:
             x = _initial(x, sc.size, content_in, init_im, luminance_only, gen, device, s.init)
@@ -343,6 +342,13 @@ def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: flo
     return images.to_tensor(images.resize(style_im, (w, h)), device)
 
 
+def _start_from(im: Image.Image, size: tuple[int, int], luminance_only: bool,
+                device: torch.device) -> torch.Tensor:
+    """A picture to optimise from (an --init file or a resumed intermediate) at `size`."""
+    t = images.to_tensor(images.resize(im, size), device)
+    return color.luminance(t) if luminance_only else t
+
+
 def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Tensor,
              init_im: Image.Image | None, luminance_only: bool, gen: torch.Generator,
              device: torch.device, init: str) -> torch.Tensor:
@@ -353,8 +359,7 @@ def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Te
     if init == "noise":  # the paper's white noise; drawn on the CPU so a seed means one image
         return torch.rand(content.shape, generator=gen).to(device)
     if init_im is not None:
-        t = images.to_tensor(images.resize(init_im, size), device)
-        return color.luminance(t) if luminance_only else t
+        return _start_from(init_im, size, luminance_only, device)
     return content.clone()
 
 
