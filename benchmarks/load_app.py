@@ -8,15 +8,13 @@ sessions were told they wait, and errors. The short pytest variant is in tests/t
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_browser import CHROMIUM, _server_peak_rss_mib, _start_run  # noqa: E402
+from test_browser import CHROMIUM, _server_peak_rss_mib, _start_run, running_app  # noqa: E402
 
 from brushwork import images  # noqa: E402
 
@@ -27,55 +25,35 @@ def main() -> None:
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--steps", type=int, default=12)
     a = p.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "brushwork", "app", "--server.port", str(port),
-                               "--server.address", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
     from playwright.sync_api import sync_playwright
 
     errors, told_busy, done = [], 0, 0
-    start = time.perf_counter()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            pages = [browser.new_context(accept_downloads=True).new_page()
-                     for _ in range(a.sessions)]
-            for seed, page in enumerate(pages, start=100):
-                _start_run(page, url, a.size, a.steps, seed=seed)
-            pages[-1].get_by_text("Busy").first.wait_for(timeout=120_000)
-            told_busy = sum(1 for page in pages if page.get_by_text("Busy").count())
-            for seed, page in enumerate(pages, start=100):
-                try:
-                    page.get_by_text("Done in").wait_for(timeout=600_000)
-                    with page.expect_download() as info:
-                        page.get_by_role("button", name="Download PNG (settings embedded)").click()
-                    path = Path(info.value.path())
-                    got = images.read_metadata(path)["settings"]["seed"]
-                    if got != seed:
-                        errors.append(f"session {seed} received seed {got}'s picture")
-                    done += 1
-                except Exception as e:  # a load test counts failures instead of stopping
-                    errors.append(f"session {seed}: {type(e).__name__}: {str(e)[:120]}")
-            browser.close()
+    with running_app() as url, sync_playwright() as pw:
+        start = time.perf_counter()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        pages = [browser.new_context(accept_downloads=True).new_page()
+                 for _ in range(a.sessions)]
+        for seed, page in enumerate(pages, start=100):
+            _start_run(page, url, a.size, a.steps, seed=seed)
+        pages[-1].get_by_text("Busy").first.wait_for(timeout=120_000)
+        told_busy = sum(1 for page in pages if page.get_by_text("Busy").count())
+        for seed, page in enumerate(pages, start=100):
+            try:
+                page.get_by_text("Done in").wait_for(timeout=600_000)
+                with page.expect_download() as info:
+                    page.get_by_role("button", name="Download PNG (settings embedded)").click()
+                path = Path(info.value.path())
+                got = images.read_metadata(path)["settings"]["seed"]
+                if got != seed:
+                    errors.append(f"session {seed} received seed {got}'s picture")
+                done += 1
+            except Exception as e:  # a load test counts failures instead of stopping
+                errors.append(f"session {seed}: {type(e).__name__}: {str(e)[:120]}")
+        browser.close()
         wall = time.perf_counter() - start
         rss = _server_peak_rss_mib(url)
-        alive = server.poll() is None
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        alive = urllib.request.urlopen(url + "/_stcore/health", timeout=5).status == 200
     print("| sessions | size | steps each | finished | told to wait (once all had started) | errors | wall s | server peak RSS MiB | server up after |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     print(f"| {a.sessions} | {a.size} | {a.steps} | {done} | {told_busy} | {len(errors)} | {wall:.0f} "

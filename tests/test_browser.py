@@ -1,6 +1,7 @@
 """End to end in a real browser: `brushwork app` on a free local port, driven by Playwright in
 Debian's Chromium. Screenshots land in test-artifacts/ (look at them)."""
 
+import contextlib
 import os
 import re
 import socket
@@ -32,8 +33,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running_app():
+    """`brushwork app` on a free local port; yields its URL once it answers, stops it after."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "brushwork", "app", "--server.port", str(port),
@@ -53,9 +55,17 @@ def server():
                 proc.kill()
                 raise RuntimeError("brushwork app did not come up: " + proc.stdout.read()[-2000:])
             time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
