@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Mapping, Sequence, Union
 import torch
 from PIL import Image
 
-from . import color, examples, images, memory
+from . import color, examples, images, memory, optim
 from .device import resolve_device
 from .errors import DeviceError, DivergenceError, InputError
 from .losses import content_loss, gram, style_loss, tv_loss
@@ -230,14 +230,10 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         else:
             x = _initial(x, sc.size, content_in, init_im, luminance_only, gen, device, s.init)
         x.requires_grad_(True)
-        if s.optimizer == "lbfgs":
-            # max_iter=1: one evaluation per step() call, so a step means the same for both
-            # optimisers; the history carries over between calls. Tolerances 0: never stop early.
-            opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [x], lr=s.learning_rate, max_iter=1, history_size=LBFGS_HISTORY,
-                tolerance_grad=0.0, tolerance_change=0.0)
-        else:
-            opt = torch.optim.Adam([x], lr=s.learning_rate)
+        # One loss evaluation per step for both optimisers; L-BFGS's history starts afresh at
+        # each scale (the old pairs describe another image size).
+        opt = (optim.LBFGS(x, s.learning_rate, LBFGS_HISTORY) if s.optimizer == "lbfgs"
+               else optim.Adam(x, s.learning_rate))
 
         def loss_terms(image: torch.Tensor, content_targets=content_targets,
                        style_targets=style_targets) -> dict[str, torch.Tensor]:
@@ -258,7 +254,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                 parts["tv"] = s.tv_weight * tv_loss(image)
             return {**parts, "total": sum(parts.values())}
 
-        closure, terms = _closure(opt, x, loss_terms)
+        closure, terms = _closure(x, loss_terms)
 
         def render(x=x, content=content) -> Image.Image:
             with torch.no_grad():
@@ -317,13 +313,12 @@ def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_i
     return content_targets, style_targets
 
 
-def _closure(opt: torch.optim.Optimizer, x: torch.Tensor,
-             loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]]):
+def _closure(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]]):
     """The optimiser's closure for `x`, and the dict where it leaves the last loss terms."""
     terms: dict[str, torch.Tensor] = {}
 
     def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
+        x.grad = None
         parts = loss_terms(x)
         parts["total"].backward()
         terms.clear()

@@ -51,9 +51,11 @@ class VGG19Features(nn.Module):
         for name in self.names:
             if name.startswith("conv"):
                 cin, cout = shapes[name]
-                conv = nn.Conv2d(cin, cout, 3, padding=1)
-                conv.weight.data.copy_(weights.state[f"{name}.weight"])
-                conv.bias.data.copy_(weights.state[f"{name}.bias"])
+                # Built on the meta device: a random initialisation we would overwrite costs
+                # a quarter of a second of start-up.
+                conv = nn.Conv2d(cin, cout, 3, padding=1, device="meta")
+                conv.weight = nn.Parameter(weights.state[f"{name}.weight"].clone())
+                conv.bias = nn.Parameter(weights.state[f"{name}.bias"].clone())
                 modules.append(conv)
             elif name.startswith("relu"):
                 # In place saves a full-size activation per layer, unless the conv output

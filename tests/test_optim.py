@@ -1,0 +1,79 @@
+"""Our optimisers against torch.optim's: the same path on the same problem."""
+
+import torch
+
+from brushwork import optim
+
+
+def _problem(seed: int = 0):
+    """A badly conditioned smooth loss of one image-shaped tensor (curvature varies 100x)."""
+    g = torch.Generator().manual_seed(seed)
+    target = torch.rand(1, 3, 8, 8, generator=g)
+    scale = torch.logspace(-1, 1, target.numel()).view_as(target)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        return (scale * (x - target) ** 2).sum() + 0.1 * (x**4).sum()
+
+    return loss, torch.rand(1, 3, 8, 8, generator=g)
+
+
+def _path(make_opt, torch_opt: bool, steps: int = 30) -> list[float]:
+    loss_fn, x0 = _problem()
+    x = x0.clone().requires_grad_(True)
+    opt = make_opt(x)
+    losses = []
+
+    def closure():
+        if torch_opt:
+            opt.zero_grad()
+        else:
+            x.grad = None
+        value = loss_fn(x)
+        value.backward()
+        return value
+
+    for _ in range(steps):
+        losses.append(float(opt.step(closure).detach()))
+    return losses
+
+
+def test_lbfgs_takes_torchs_path():
+    ours = _path(lambda x: optim.LBFGS(x, lr=1.0, history=5), torch_opt=False)
+    theirs = _path(lambda x: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
+                                               tolerance_grad=0.0, tolerance_change=0.0),
+                   torch_opt=True)
+    assert ours[-1] < ours[0] / 10  # it does optimise
+    torch.testing.assert_close(torch.tensor(ours), torch.tensor(theirs), rtol=1e-4, atol=1e-6)
+
+
+def test_adam_takes_torchs_path():
+    ours = _path(lambda x: optim.Adam(x, lr=0.05), torch_opt=False)
+    theirs = _path(lambda x: torch.optim.Adam([x], lr=0.05), torch_opt=True)
+    assert ours[-1] < ours[0]
+    torch.testing.assert_close(torch.tensor(ours), torch.tensor(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_stays_put_at_a_zero_gradient():
+    x = torch.zeros(4, requires_grad=True)
+    opt = optim.LBFGS(x)
+
+    def closure():
+        x.grad = None
+        value = (x * 0).sum()
+        value.backward()
+        return value
+
+    for _ in range(3):
+        opt.step(closure)
+    assert torch.equal(x.detach(), torch.zeros(4))
+
+
+def test_optimisers_do_not_import_dynamo():
+    """Start-up: torch.optim's constructors import torch._dynamo (about 2 s); ours must not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from brushwork import optim; x = torch.ones(3, requires_grad=True);"
+            "optim.LBFGS(x); optim.Adam(x); print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
