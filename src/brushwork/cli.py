@@ -14,11 +14,14 @@ import signal
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import examples, images
 from .errors import BrushworkError, DivergenceError, InputError
 from .settings import Settings, field_type, flag
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -142,7 +145,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from .transfer import file_record, iter_stylize, run_record
+    from .transfer import iter_stylize, run_record
     from .device import describe, resolve_device
 
     if args.command == "demo":
@@ -157,12 +160,14 @@ def _stylize(args: argparse.Namespace) -> int:
         if save_dir.exists() and not save_dir.is_dir():
             raise InputError(f"--save-dir {save_dir}", "is a file", "give a folder")
         save_dir.mkdir(parents=True, exist_ok=True)
-    content = file_record(Path(args.content).name, _read(args.content, "content image"))
-    styles = [file_record(Path(s).name, _read(s, "style image")) for s in args.styles]
+    # Each input is read once: its bytes give the SHA-256 for the metadata and the picture.
+    content_im, content = _read_image(args.content, "content image")
+    read = [_read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
+    style_ims, styles = [im for im, _ in read], [rec for _, rec in read]
     resume = None
     if args.resume:
         resume, settings = _find_resume_point(Path(args.resume), out, content, styles, settings)
-    steps = iter_stylize(args.content, args.styles, settings, resume=resume)  # checks every input
+    steps = iter_stylize(content_im, style_ims, settings, resume=resume)  # checks the rest
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
         f"on {describe(resolve_device(settings.device))}")
@@ -210,9 +215,12 @@ def _stylize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: str, what: str) -> bytes:
-    """The bytes of an input file (for its SHA-256), refused the loader's way."""
-    return images.read_file(path, f"{what} {path}")
+def _read_image(path: str, what: str) -> tuple[Image.Image, dict[str, str]]:
+    """An input picture and its metadata record (name and SHA-256), from one read of the file."""
+    from .transfer import file_record
+
+    data = images.read_file(path, f"{what} {path}")
+    return images.load_image(data, name=f"{what} {path}"), file_record(Path(path).name, data)
 
 
 def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict],
