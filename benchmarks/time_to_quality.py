@@ -1,7 +1,7 @@
 """Time to quality at 512 px on this machine: how long the default settings (coarse-to-fine)
 take to reach the full-resolution loss that 500 single-scale L-BFGS steps reach.
 
-    python benchmarks/time_to_quality.py [--steps 500] [--size 512] [--device cpu]
+    python benchmarks/time_to_quality.py [--steps 500] [--size 512] [--device cpu] [--budgets 1 2 4]
 
 Prints a markdown table and writes the two pictures side by side to docs/gallery/time-to-quality.jpg.
 """
@@ -31,28 +31,38 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--budgets", type=float, nargs="+", default=[1, 2, 4],
+                   help="default runs with these multiples of the default steps, until one "
+                        "reaches the single-scale loss")
     a = p.parse_args()
     base = brushwork.Settings(size=a.size, device=a.device)
     model = brushwork.load_model(base, brushwork.device.resolve_device(a.device))
 
     single, single_im = run(base.replace(steps=a.steps, scales=1), model)
     target = single[-1][2]
-    rows = [("single scale", a.steps, single[-1][0], target, single[-1][0])]
+    rows = [("single scale", a.steps, single[-1][0], target, single[-1][0], single[-1][0])]
     pictures = [single_im]
-    for steps in (base.steps, 2 * base.steps, 4 * base.steps):
+    for steps in (round(k * base.steps) for k in a.budgets):
         trace, im = run(base.replace(steps=steps), model)
         reached = next((t for t, final, loss in trace if final and loss <= target), None)
-        rows.append((f"default, {steps} steps", steps, trace[-1][0], trace[-1][2], reached))
+        # The other way round: how long one scale needs to get as low as this run ended.
+        single_same = next((t for t, _, loss in single if loss <= trace[-1][2]), None)
+        rows.append((f"default, {steps} steps", steps, trace[-1][0], trace[-1][2], reached,
+                     single_same))
         pictures.append(im)
         if reached is not None:
             break
 
     print(f"Time to quality, {a.size} px, {a.device}, Tübingen x Starry Night\n")
-    print("| run | steps | wall s | final full-size loss | s to reach the single-scale loss |")
-    print("|---|---:|---:|---:|---:|")
-    for name, steps, wall, loss, reached in rows:
-        print(f"| {name} | {steps} | {wall:.1f} | {loss:.3f} | "
-              f"{'not reached' if reached is None else f'{reached:.1f}'} |")
+    print("| run | steps | wall s | final full-size loss | s to reach the single-scale loss "
+          "| s one scale needs for this loss | speed-up at this loss |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for i, (name, steps, wall, loss, reached, single_same) in enumerate(rows):
+        to_target = "not reached" if reached is None else f"{reached:.1f}"
+        one_scale = (f"over {single[-1][0]:.0f}" if single_same is None else f"{single_same:.1f}")
+        speedup = "" if i == 0 or single_same is None else f"{single_same / wall:.1f}x"
+        print(f"| {name} | {steps} | {wall:.1f} | {loss:.3f} | {to_target} | {one_scale} "
+              f"| {speedup} |")
     best = min((r[4] for r in rows[1:] if r[4] is not None), default=None)
     if best:
         print(f"\nspeed-up to the same loss: {rows[0][2] / best:.1f}x")

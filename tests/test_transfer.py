@@ -180,3 +180,34 @@ def test_a_size_that_cannot_fit_names_the_largest_that_does(photo, painting, mon
     assert memory.estimate_bytes(*images.fit_size(*photo.size, fits), torch.device("cpu")) <= 2 * 2**30
     with pytest.raises(InputError, match=f"use --size {fits}"):
         brushwork.iter_stylize(photo, painting, tiny(size=2048))
+
+
+def test_a_finer_scale_gets_the_photos_detail_back():
+    """Coarse-to-fine: the upsampled coarse result plus what the photo loses on the way down and
+    up again; with a noise start there is no detail to give back."""
+    from brushwork import transfer
+
+    g = torch.Generator().manual_seed(1)
+    content = 0.25 + 0.5 * torch.rand(1, 3, 32, 48, generator=g)  # no clamping in play
+    prev = torch.full((1, 3, 16, 24), 0.5)
+    args = (None, False, g, torch.device("cpu"))
+    x = transfer._initial(prev, (48, 32), content, *args, "content")
+    low = torch.nn.functional.interpolate(content, size=(16, 24), mode="area")
+    detail = content - torch.nn.functional.interpolate(low, size=(32, 48), mode="bicubic",
+                                                       align_corners=False)
+    torch.testing.assert_close(x, (0.5 + detail).clamp(0, 1))
+    assert detail.abs().mean() > 0.05  # the check above is not about a flat picture
+    assert torch.equal(transfer._initial(prev, (48, 32), content, *args, "noise"),
+                       torch.full((1, 3, 32, 48), 0.5))
+    assert torch.equal(transfer._initial(None, (48, 32), content, *args, "content"), content)
+
+
+def test_long_runs_spend_their_extra_steps_at_full_size():
+    from brushwork.transfer import COARSE_STEPS_MAX
+
+    short = plan_scales(1024, 768, brushwork.Settings(size=512, steps=120))
+    assert [sc.steps for sc in short] == sorted((sc.steps for sc in short), reverse=True)
+    long = plan_scales(1024, 768, brushwork.Settings(size=512, steps=600))
+    assert sum(sc.steps for sc in long) == 600
+    assert all(sc.steps <= COARSE_STEPS_MAX for sc in long[:-1])
+    assert long[-1].steps == 600 - sum(sc.steps for sc in long[:-1]) > 400

@@ -33,6 +33,11 @@ MIN_SCALE_SIDE = 128
 # Each finer scale gets this fraction of the previous scale's steps: a full-size step costs four
 # times a half-size one, and from an upsampled start the fine scale only has detail left to add.
 STEP_DECAY = 0.6
+# ... but a coarser scale gets at most this many: by then it has settled the composition (its own
+# loss falls by under 1% per step at 128 px), while the full-size loss only falls with full-size
+# steps. Without the cap, 480 steps at 512 px gave the full size 88 of them and a worse picture
+# than one scale in the same time (docs/performance.md, time to quality).
+COARSE_STEPS_MAX = 64
 # L-BFGS keeps 2 x this many image-sized vectors: 20 is plenty for the curvature and keeps a
 # 1024 px run's history at 0.4 GB (100, torch's default, would be 1.9 GB).
 LBFGS_HISTORY = 20
@@ -69,7 +74,8 @@ class Scale:
 
 
 def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
-    """The coarse-to-fine schedule: sizes doubling up to the output, steps halving with them."""
+    """The coarse-to-fine schedule: sizes doubling up to the output, the coarsest scale with the
+    most steps, each coarser scale with at most COARSE_STEPS_MAX."""
     longer = settings.size
     if settings.scales is None:
         # Automatic: single scale up to 256 px; above, halve until MIN_SCALE_SIDE.
@@ -90,6 +96,10 @@ def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
     steps[0] += settings.steps - sum(steps)  # rounding goes to the cheap coarse scale
     if steps[0] < 1:  # fewer steps than scales: drop the coarse ones
         return plan_scales(width, height, settings.replace(scales=settings.steps))
+    for i in range(n - 1):  # what the coarse scales cannot use goes to the full size
+        surplus = max(0, steps[i] - COARSE_STEPS_MAX)
+        steps[i] -= surplus
+        steps[-1] += surplus
     return [Scale(size, k) for size, k in zip(sizes, steps)]
 
 
@@ -348,14 +358,25 @@ def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Te
              init_im: Image.Image | None, luminance_only: bool, gen: torch.Generator,
              device: torch.device, init: str) -> torch.Tensor:
     w, h = size
-    if prev is not None:  # a finer scale starts from the coarser result, upsampled
-        return torch.nn.functional.interpolate(prev, size=(h, w), mode="bicubic",
-                                               align_corners=False).clamp(0, 1).contiguous()
     if init == "noise":  # the paper's white noise; drawn on the CPU so a seed means one image
-        return torch.rand(content.shape, generator=gen).to(device)
-    if init_im is not None:
-        return _start_from(init_im, size, luminance_only, device)
-    return content.clone()
+        start = None if prev is not None else torch.rand(content.shape, generator=gen).to(device)
+    elif init_im is not None:
+        start = _start_from(init_im, size, luminance_only, device)
+    else:
+        start = content.clone()
+    if prev is None:
+        return start
+    # A finer scale starts from the coarser result, upsampled, which has only the coarse scale's
+    # frequencies. The starting picture gives back the detail that the coarser scale could not
+    # hold (what it loses on the way down to that size and back up), so the fine scale does not
+    # have to grow it again from a blur: at 512 px this lowers the full-size loss after 100
+    # fine steps from 2.80 to 2.57 (benchmarks/time_to_quality.py).
+    up = torch.nn.functional.interpolate(prev, size=(h, w), mode="bicubic", align_corners=False)
+    if start is not None:
+        low = torch.nn.functional.interpolate(start, size=prev.shape[-2:], mode="area")
+        up += start - torch.nn.functional.interpolate(low, size=(h, w), mode="bicubic",
+                                                      align_corners=False)
+    return up.clamp(0, 1).contiguous()
 
 
 def file_record(name: str, data: bytes) -> dict[str, str]:
