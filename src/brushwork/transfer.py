@@ -370,7 +370,7 @@ def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Te
     # frequencies. The starting picture gives back the detail that the coarser scale could not
     # hold (what it loses on the way down to that size and back up), so the fine scale does not
     # have to grow it again from a blur: at 512 px this lowers the full-size loss after 100
-    # fine steps from 2.80 to 2.57 (benchmarks/schedule.py).
+    # fine steps from 2.80 to 2.59 (benchmarks/schedule.py).
     up = torch.nn.functional.interpolate(prev, size=(h, w), mode="bicubic", align_corners=False)
     if start is not None:
         low = torch.nn.functional.interpolate(start, size=prev.shape[-2:], mode="area")
