@@ -23,7 +23,7 @@ def timed_run(settings, model):
     start = time.perf_counter()
     for step in brushwork.iter_stylize(examples.CONTENT, examples.STARRY_NIGHT, settings, model=model):
         pass
-    image = step.image()
+    image = step.best_image()
     torch.cuda.synchronize()
     return time.perf_counter() - start, step.losses["total"], torch.cuda.max_memory_allocated(), image
 

@@ -23,7 +23,7 @@ def run(settings: brushwork.Settings, model) -> tuple[list[tuple[float, int, flo
     trace, start = [], time.perf_counter()
     for step in brushwork.iter_stylize(examples.CONTENT, examples.STARRY_NIGHT, settings, model=model):
         trace.append((time.perf_counter() - start, step.scale == step.scales, step.losses["total"]))
-    return trace, step.image()
+    return trace, step.best_image()
 
 
 def main() -> None:

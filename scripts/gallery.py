@@ -60,10 +60,41 @@ def main() -> None:
         sheet.paste(im.resize((w, h)), (x, y))
         draw.text((x, y + h + 4), caption, fill="black")
     sheet.save(out / "figure2.jpg", quality=88)
+    beside = _beside_neural_style(out, {n: im for n, (_, im) in zip(
+        [j[0] for j in JOBS], tiles[1:])})
     (out / "README.md").write_text("# Gallery: the paper's Figure 2, rebuilt\n\n"
                                    "Made by `python scripts/gallery.py` "
                                    f"(size {a.size}, default settings otherwise).\n\n"
-                                   "![contact sheet](figure2.jpg)\n\n" + "\n".join(lines) + "\n")
+                                   "![contact sheet](figure2.jpg)\n\n" + "\n".join(lines) + "\n"
+                                   + beside)
+
+
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+REF_FILES = {"starry_night.jpg": "jns_tubingen_starry.png", "the_scream.jpg": "jns_tubingen_scream.png",
+             "shipwreck.jpg": "jns_tubingen_shipwreck.png"}
+
+
+def _beside_neural_style(out: Path, ours: dict[str, Image.Image]) -> str:
+    """neural-style's published pictures (left) beside ours (right), when ../shared has them."""
+    if not REFERENCE.is_dir():
+        return ""
+    rows = [(Image.open(REFERENCE / ref).convert("RGB"), ours[name]) for name, ref in REF_FILES.items()]
+    w, h = rows[0][1].size
+    sheet = Image.new("RGB", (2 * w + 30, len(rows) * (h + 24) + 10), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (theirs, mine) in enumerate(rows):
+        y = 5 + r * (h + 24)
+        for c, (im, caption) in enumerate(((theirs, "neural-style (1000 steps, GPU)"),
+                                           (mine, "brushwork, default settings"))):
+            sheet.paste(im.resize((w, h)), (10 + c * (w + 10), y))
+            draw.text((10 + c * (w + 10), y + h + 4), caption, fill="black")
+    sheet.save(out / "vs-neural-style.jpg", quality=88)
+    return ("\n## Beside neural-style\n\njcjohnson/neural-style's published pictures of the same "
+            "three pairs (left; MIT licence, Copyright (c) 2015 Justin Johnson; made with its "
+            "defaults: max pooling, 1000 L-BFGS steps from noise on a GPU) and ours with the "
+            "default settings (right). Photo: Neckarfront in Tübingen by Andreas Praefcke, "
+            "CC BY 3.0. Measured against each other in [docs/quality.md](../quality.md).\n\n"
+            "![beside neural-style](vs-neural-style.jpg)\n")
 
 
 if __name__ == "__main__":

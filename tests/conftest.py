@@ -40,3 +40,13 @@ def png_bytes(im: Image.Image, fmt: str = "PNG", **kw) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
     return buf.getvalue()
+
+
+class Upload:
+    """What Streamlit's file_uploader hands the app: a name and the bytes."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
+
+    def getvalue(self) -> bytes:
+        return self.data

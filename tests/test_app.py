@@ -25,18 +25,25 @@ def _by_key(widgets, name):
     return next(w for w in widgets if w.key == f"setting_{name}")
 
 
+def _device():
+    from brushwork.device import resolve_device
+
+    return resolve_device("auto")
+
+
 def test_widgets_take_their_defaults_from_the_dataclass():
     at = _app()
     assert not at.exception
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    defaults.update(app_module.CPU_OVERRIDES)  # this machine has no GPU
+    if _device().type == "cpu":  # a CPU starts small; a GPU keeps the dataclass's defaults
+        defaults.update(app_module.CPU_OVERRIDES)
     for name in ("size", "steps", "content_weight", "style_weight", "tv_weight", "style_scale", "seed"):
         assert _by_key(at.number_input, name).value == defaults[name], name
     for name in ("optimizer", "pooling", "preserve_color", "init", "weights"):
         box = _by_key(at.selectbox, name)
         assert box.value == defaults[name]
         assert list(box.options) == list(dataclasses.fields(Settings)[[f.name for f in dataclasses.fields(Settings)].index(name)].metadata["choices"])
-    assert any("Running on" in c.value and "cpu" in c.value for c in at.sidebar.caption)
+    assert any("Running on" in c.value and _device().type in c.value for c in at.sidebar.caption)
 
 
 def test_invalid_combination_shows_the_settings_error_and_disables_start():
@@ -66,3 +73,102 @@ def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     at.run()
     assert len(at.session_state["results"]) == 1
     assert any(b.label.startswith("Download PNG") for b in at.get("download_button"))
+
+
+def test_the_device_widget_is_honoured():
+    import torch
+
+    missing = [d for d, ok in (("cuda", torch.cuda.is_available()),
+                               ("mps", torch.backends.mps.is_available())) if not ok]
+    if not missing:
+        pytest.skip("every device is present here")
+    at = _app()
+    _by_key(at.selectbox, "device").set_value(missing[0])
+    at.run()
+    assert any(f"--device {missing[0]}" in e.value for e in at.error)  # checked, not ignored
+    assert at.button[0].disabled
+
+
+# ---- the run queue: one run at a time, first come first served, never stuck -----------------
+
+def test_the_queue_is_first_come_first_served_and_counts_places():
+    q = app_module.RunQueue()
+    a, b, c = q.join(), q.join(), q.join()
+    assert q.take(a) and not q.take(c) and not q.take(b)  # a paints; b and c wait
+    assert (q.position(b), q.position(c)) == (1, 2)
+    q.leave(a)
+    assert not q.take(c)  # c asked first, but b was first in line
+    assert q.take(b) and q.position(c) == 1
+    q.leave(c)  # c gives up while waiting
+    q.leave(b)
+    assert not q.busy
+
+
+class _Interrupted(Exception):
+    """Stands in for Streamlit's StopException / RerunException."""
+
+
+class _Page:
+    """A fake `st` whose n-th Streamlit call raises, as a Stop click does."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.calls, self.fail_at = 0, fail_at
+
+    def _call(self, *a, **k):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise _Interrupted
+        return self
+
+    empty = warning = progress = image = line_chart = error = _call
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+def test_a_stop_anywhere_gives_the_server_back(fail_at):
+    """Stops landing at the first Streamlit calls of a run (including the one right after the
+    lock was taken, where the old code left the server busy for good)."""
+    q = app_module.RunQueue()
+    other = q.join()
+    assert q.take(other)  # somebody else is painting, so our run first waits in line
+    page = _Page(fail_at)
+
+    def model_for(*a):
+        raise _Interrupted
+
+    def free_soon():
+        q.leave(other)
+
+    import threading
+
+    threading.Timer(0.0, free_soon).start() if fail_at > 2 else q.leave(other)
+    with pytest.raises(_Interrupted):
+        app_module._run(page, {"results": []}, q, model_for, Settings(size=48, steps=1),
+                        "cpu", None, [])
+    assert not q.busy  # nobody in line, nobody painting: the next user can start
+
+
+def test_uploads_over_25_mb_or_40_megapixels_are_refused():
+    import struct
+    import zlib
+
+    from conftest import Upload
+
+    class Errors:
+        def __init__(self):
+            self.seen = []
+
+        def error(self, text):
+            self.seen.append(text)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A PNG header claiming 8000 x 5100 (40.8 MP): refused before anything is decoded.
+    big_png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 5100, 8, 2, 0, 0, 0))
+               + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    page = Errors()
+    got = app_module._load_inputs(page, [Upload("huge.png", b"\x89PNG" + b"\x00" * (26 * 2**20)),
+                                         Upload("wide.png", big_png)], fallback=[])
+    assert got == []
+    assert "huge.png: is over 25 MB" in page.seen[0]
+    assert "wide.png" in page.seen[1] and "over the 40 MP limit" in page.seen[1]

@@ -107,3 +107,180 @@ def test_help_lists_settings_built_from_the_dataclass(capsys):
     for flag in ("--style-weight", "--preserve-color", "--style-blend", "--scales", "--tv-weight",
                  "--pooling", "--weights", "--init", "--seed", "--save-every"):
         assert flag in out
+
+
+# ---- review findings (issue 15): each of these failed on the code before the fix ----------
+
+@pytest.mark.parametrize("form", [["--size", "auto", "--device", "cpu"],
+                                  ["--size=auto", "--device=cpu"]])
+def test_size_auto_after_the_inputs_and_in_the_equals_form(tmp_path, monkeypatch, form):
+    from brushwork import memory
+
+    # Pretend the machine has room for a ~100 px run only, so the run stays tiny.
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda device: memory.estimate_bytes(96, 72, device) / 0.9)
+    out = tmp_path / "o.png"
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), *form, "--steps", "1", "-q"])
+    assert code == 0
+    size = images.read_metadata(out)["settings"]["size"]
+    assert 64 <= size <= 96 and size % 16 == 0 and max(Image.open(out).size) == size
+
+
+def test_size_auto_never_suggests_less_than_the_minimum(monkeypatch):
+    import torch
+
+    from brushwork import memory
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda device: memory.estimate_bytes(20, 15, device) / 0.9)
+    assert memory.largest_size(1024, 768, cpu) is None  # 16 px would fit: not a usable size
+    monkeypatch.setattr(memory, "available_bytes",
+                        lambda device: memory.estimate_bytes(32, 24, device) / 0.9)
+    assert memory.largest_size(1024, 768, cpu) == 32
+
+
+def test_free_memory_counts_what_the_kernel_can_reclaim(tmp_path):
+    from brushwork import memory
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemFree:          300000 kB\n"
+                       "MemAvailable:   12000000 kB\nCached:         11000000 kB\n")
+    assert memory._cpu_available(meminfo) == 12000000 * 1024  # not MemFree's 0.3 GB
+
+
+def _interrupted_run(tmp_path):
+    """An interrupted run's leftovers: an intermediate at step 2 of 4 in tmp/steps."""
+    steps = tmp_path / "steps"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "out.png"), "--size", "48",
+                 "--steps", "4", "--device", "cpu", "--save-every", "2", "--save-dir",
+                 str(steps), "-q"]) == 0
+    (tmp_path / "out.png").unlink()
+    return steps
+
+
+def test_resume_honours_options_that_keep_the_plan(tmp_path, capsys):
+    steps = _interrupted_run(tmp_path)
+    out = tmp_path / "out.png"
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--resume", str(steps),
+                 "--device", "cpu", "--save-every", "1", "--save-dir", str(steps)])
+    assert code == 0, capsys.readouterr().err
+    assert (steps / "out-step00003.png").exists()  # --save-every 1 was honoured
+    assert images.read_metadata(out)["steps_done"] == 4
+
+
+@pytest.mark.parametrize("option", [["--steps", "9"], ["--style-weight", "3"], ["--seed", "4"]])
+def test_resume_refuses_options_that_would_change_the_picture(tmp_path, capsys, option):
+    steps = _interrupted_run(tmp_path)
+    capsys.readouterr()
+    code = main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "out.png"), "--resume",
+                 str(steps), *option])
+    err = _one_line_error(capsys, code, f"--resume with {option[0]}: would change")
+    assert "drop " + option[0] in err
+    # the same value as the interrupted run is no change, and is accepted
+    same = {"--steps": "4", "--style-weight": None, "--seed": "0"}[option[0]]
+    if same:
+        assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "out.png"), "--resume",
+                     str(steps), option[0], same, "-q"]) == 0
+
+
+def test_running_out_of_gpu_memory_mid_run_keeps_the_picture(tmp_path, capsys, monkeypatch):
+    import torch
+
+    import brushwork.transfer as transfer
+
+    calls = {"n": 0}
+    real = transfer.content_loss
+
+    def oom_at_fourth(f, t):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(f, t)
+
+    monkeypatch.setattr(transfer, "content_loss", oom_at_fourth)
+    out = tmp_path / "out.png"
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "48", "--steps", "10",
+                 "--device", "cpu", "--save-every", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "ran out of memory" in err and f"wrote the picture of step 3 to {out}" in err
+    assert images.read_metadata(out)["steps_done"] == 3 and max(Image.open(out).size) == 48
+
+
+def test_webp_output_carries_settings_for_info_and_settings_from(tmp_path, capsys):
+    out = tmp_path / "out.webp"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), *FAST, "--seed", "9", "-q"]) == 0
+    assert Image.open(out).format == "WEBP"
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["seed"] == 9
+    again = tmp_path / "again.png"
+    assert main(["stylize", "--settings-from", str(out), CONTENT, STYLE, "-o", str(again), "-q"]) == 0
+    assert images.read_metadata(again)["settings"]["seed"] == 9
+
+
+def test_divergence_through_the_cli_exits_1_with_the_best_picture(tmp_path, capsys, monkeypatch):
+    import brushwork.transfer as transfer
+
+    calls = {"n": 0}
+    real = transfer.content_loss
+
+    def nan_from_fourth(f, t):
+        calls["n"] += 1
+        return real(f, t) * (float("nan") if calls["n"] >= 4 else 1.0)
+
+    monkeypatch.setattr(transfer, "content_loss", nan_from_fourth)
+    out = tmp_path / "out.png"
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "48", "--steps", "30",
+                 "--device", "cpu", "--save-every", "0"])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and "Traceback" not in err and "wrote the best picture (step 3)" in last
+    record = images.read_metadata(out)
+    assert record["steps_done"] == 3
+    pixels = images.to_tensor(Image.open(out))
+    assert 0.1 < float(pixels.mean()) < 0.9 and float(pixels.std()) > 0.05  # a picture, not noise
+
+
+def test_save_every_0_writes_no_intermediates(tmp_path):
+    assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "o.png"), *FAST,
+                 "--save-every", "0", "--save-dir", str(tmp_path / "steps"), "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]
+
+
+def test_save_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "steps").write_text("a file")
+    code = main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "o.png"), *FAST,
+                 "--save-dir", str(tmp_path / "steps")])
+    _one_line_error(capsys, code, "--save-dir")
+
+
+def test_quiet_prints_nothing(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "brushwork", "stylize", CONTENT, STYLE, "-o",
+                          str(tmp_path / "o.png"), *FAST, "-q"], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0 and run.stderr == "" and run.stdout == ""
+    loud = subprocess.run([sys.executable, "-m", "brushwork", "stylize", CONTENT, STYLE, "-o",
+                           str(tmp_path / "o.png"), *FAST], capture_output=True, text=True,
+                          timeout=300)
+    assert "wrote" in loud.stderr  # without -q it does talk
+
+
+def test_max_pooling_with_the_caffe_weights(tmp_path):
+    out = {}
+    for pooling in ("avg", "max"):
+        path = tmp_path / f"{pooling}.png"
+        assert main(["stylize", CONTENT, STYLE, "-o", str(path), *FAST, "--pooling", pooling,
+                     "-q"]) == 0
+        assert images.read_metadata(path)["settings"]["pooling"] == pooling
+        out[pooling] = Image.open(path).tobytes()
+    assert out["avg"] != out["max"]
+
+
+def test_a_cuda_index_beyond_the_devices_is_refused(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    code = main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "o.png"), "--device", "cuda:3"])
+    _one_line_error(capsys, code, "--device cuda:3: only 1 CUDA device(s)")

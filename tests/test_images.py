@@ -89,11 +89,44 @@ def test_atomic_save_round_trips_metadata_and_leaves_no_temp(tmp_path):
     assert os.listdir(tmp_path) == ["out.png"]
 
 
-def test_jpeg_and_webp_outputs(tmp_path):
+class _DiskFull(OSError):
+    pass
+
+
+@pytest.mark.parametrize("fails_in", ["write", "fsync", "encode"])
+def test_a_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch, fails_in):
+    path = tmp_path / "out.png"
+    images.save_image(_rgb_gradient(), path, {"settings": {"size": 64}})
+    old = path.read_bytes()
+    if fails_in == "encode":  # the encoder gives up half-way
+        def broken(self, *a, **k):
+            raise OSError("encoder error -2")
+        monkeypatch.setattr(Image.Image, "save", broken)
+    else:  # the disk fills up after part of the file is on it
+        real = {"write": io.BufferedWriter.write, "fsync": os.fsync}
+
+        class Full(io.BufferedWriter):
+            def write(self, data):
+                real["write"](self, data[: len(data) // 2])
+                raise _DiskFull(28, "No space left on device")
+
+        if fails_in == "fsync":
+            monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(_DiskFull(28, "full")))
+        else:
+            real_fdopen = os.fdopen
+            monkeypatch.setattr(os, "fdopen", lambda fd, mode="r", **k: Full(
+                real_fdopen(fd, mode, buffering=0)))
+    with pytest.raises(OSError):
+        images.save_image(Image.new("RGB", (64, 48), (200, 10, 10)), path, {"new": True})
+    assert path.read_bytes() == old  # the user's picture, byte for byte
+    assert os.listdir(tmp_path) == ["out.png"]  # no temporary left behind
+
+
+def test_jpeg_and_webp_outputs_carry_their_settings(tmp_path):
     for ext in (".jpg", ".webp"):
-        p = images.save_image(_rgb_gradient(), tmp_path / f"o{ext}", {"a": 1})
+        p = images.save_image(_rgb_gradient(), tmp_path / f"o{ext}", {"a": 1, "s": "<&>"})
         assert Image.open(p).size == (64, 48)
-    assert images.read_metadata(tmp_path / "o.jpg") == {"a": 1}
+        assert images.read_metadata(p) == {"a": 1, "s": "<&>"}
 
 
 def test_output_path_checks(tmp_path):

@@ -1,6 +1,6 @@
 import torch
 
-from brushwork.losses import content_loss, gram, style_loss, tv_loss
+from brushwork.losses import content_loss, gram, relative_style_loss, style_loss, tv_loss
 
 
 def test_gram_is_feature_products_over_positions():
@@ -37,3 +37,24 @@ def test_losses_do_not_depend_on_image_size():
 def test_tv_loss_zero_for_flat_positive_for_noise():
     assert tv_loss(torch.full((1, 3, 8, 8), 0.3)) == 0
     assert tv_loss(torch.rand(1, 3, 8, 8)) > 0.05
+
+
+def test_relative_style_loss_is_the_gram_distance_over_the_paintings_energy():
+    f, t = torch.randn(1, 8, 6, 5), torch.randn(1, 8, 6, 5)
+    a = gram(t)
+    expected = ((gram(f) - a) ** 2).sum() / (a**2).sum()
+    assert torch.allclose(relative_style_loss(f, a), expected)
+    # 4 E_l / mean(A^2): the paper's loss with a per-painting layer weight
+    assert torch.allclose(relative_style_loss(f, a), 4 * style_loss(f, a) / (a**2).mean())
+    # a louder painting (all activations x3) is as far away in relative terms as before
+    assert torch.allclose(relative_style_loss(3 * f, gram(3 * t)), expected, rtol=1e-4)
+
+
+def test_default_style_layer_weights_damp_the_deep_blocks():
+    from brushwork.transfer import _layer_weights
+
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    w = _layer_weights((), layers)
+    assert abs(sum(w) - 1) < 1e-9 and w[0] == w[1] == w[2] > w[3] > w[4]
+    assert _layer_weights((1, 1, 1, 1, 1), layers) == [0.2] * 5  # the paper's equal weights
+    assert _layer_weights((), ("conv1_1", "relu5_1")) == [1 / 1.1, 0.1 / 1.1]

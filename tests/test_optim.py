@@ -38,7 +38,11 @@ def _path(make_opt, torch_opt: bool, steps: int = 30) -> list[float]:
 
 
 def test_lbfgs_takes_torchs_path():
-    ours = _path(lambda x: optim.LBFGS(x, lr=1.0, history=5), torch_opt=False)
+    """With the safeguard on (the default): on a well-behaved problem nothing is rejected."""
+    made = []
+    ours = _path(lambda x: made.append(optim.LBFGS(x, lr=1.0, history=5)) or made[0],
+                 torch_opt=False)
+    assert made[0].rejections == 0
     theirs = _path(lambda x: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
                                                tolerance_grad=0.0, tolerance_change=0.0),
                    torch_opt=True)
@@ -77,3 +81,49 @@ def test_optimisers_do_not_import_dynamo():
             "optim.LBFGS(x); optim.Adam(x); print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_lbfgs_rejects_an_exploding_step_and_retries_it_shorter():
+    """A step whose loss is far above the best goes back to where it started and retries a
+    tenth as far along the same direction; each try is one evaluation."""
+    x = torch.tensor([3.0, -2.0], requires_grad=True)
+    opt = optim.LBFGS(x, lr=1.0, history=5)
+    cliff = {"on": False}
+    seen = []
+
+    def closure():
+        x.grad = None
+        value = (x**4).sum() * (1e6 if cliff["on"] else 1.0)  # far from solved in 3 steps
+        value.backward()
+        seen.append(x.detach().clone())
+        return value
+
+    for _ in range(3):
+        opt.step(closure)
+    start, stepped_to = seen[-1], x.detach().clone()  # the last accepted point, and where it went
+    cliff["on"] = True
+    opt.step(closure)  # evaluated at stepped_to: explodes, rejected
+    assert opt.rejections == 1
+    torch.testing.assert_close(x.detach(), start + 0.1 * (stepped_to - start))
+    opt.step(closure)  # still exploding: a tenth again
+    torch.testing.assert_close(x.detach(), start + 0.01 * (stepped_to - start))
+    cliff["on"] = False
+    opt.step(closure)  # fine again: accepted, and the run goes on downhill
+    assert opt.rejections == 0 and float((x.detach()**4).sum()) < float((start**4).sum())
+
+
+def test_lbfgs_treats_nan_as_a_rejection():
+    x = torch.tensor([1.0, 1.0], requires_grad=True)
+    opt = optim.LBFGS(x)
+    nan = {"on": False}
+
+    def closure():
+        x.grad = None
+        value = (x**2).sum() * (float("nan") if nan["on"] else 1.0)
+        value.backward()
+        return value
+
+    opt.step(closure)
+    nan["on"] = True
+    opt.step(closure)
+    assert opt.rejections == 1 and torch.isfinite(x).all()

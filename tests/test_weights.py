@@ -114,3 +114,24 @@ def test_shipped_filter_means_match_a_fresh_computation():
     fresh = net.filter_means(reference_images())
     for conv, mean in fresh.items():
         assert torch.allclose(shipped[f"avg/{conv}"], mean, rtol=1e-3), conv
+
+
+def test_safetensors_weights_load_like_the_same_state_dict(tmp_path):
+    from safetensors.torch import save_file
+
+    caffe = weights.load_weights("caffe").state
+    path = tmp_path / "vgg19.safetensors"
+    save_file({k: v.contiguous() for k, v in caffe.items()}, str(path))  # our own key layout
+    loaded = weights.load_weights(str(path))
+    assert loaded.source == str(path) and loaded.preprocess == weights.IMAGENET
+    assert all(torch.equal(loaded.state[k], caffe[k]) for k in caffe)
+
+
+def test_safetensors_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "vgg19.safetensors"
+    path.write_bytes(b"\x00" * 16)
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    with pytest.raises(WeightsError, match="pip install safetensors"):
+        weights.load_weights(str(path))

@@ -13,7 +13,7 @@ import functools
 import threading
 import time
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -24,13 +24,52 @@ CPU_OVERRIDES = {"size": 256, "steps": 100}
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
-@dataclass
 class RunQueue:
-    """One optimisation at a time per server; `waiting` counts those in line."""
+    """One optimisation at a time per server, first come, first served.
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    waiting: int = 0
-    guard: threading.Lock = field(default_factory=threading.Lock)
+    Each run takes a ticket and waits until its ticket is first in line and nobody is painting.
+    `leave` is safe to call at any point (in line, painting, or already gone), so a `finally`
+    around the whole wait-and-run releases the server whatever a Stop or rerun interrupts.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: list[object] = []
+        self._painting: object | None = None
+
+    def join(self) -> object:
+        ticket = object()
+        with self._cond:
+            self._line.append(ticket)
+        return ticket
+
+    def take(self, ticket: object, timeout: float = 0.0) -> bool:
+        """Start painting if it is `ticket`'s turn, waiting up to `timeout` seconds for it."""
+        with self._cond:
+            turn = lambda: self._painting is None and self._line[:1] == [ticket]  # noqa: E731
+            if self._cond.wait_for(turn, timeout):
+                self._line.pop(0)
+                self._painting = ticket
+                return True
+            return False
+
+    def position(self, ticket: object) -> int:
+        """1 when next in line, 2 behind one other, ...; 0 once painting or gone."""
+        with self._cond:
+            return self._line.index(ticket) + 1 if ticket in self._line else 0
+
+    def leave(self, ticket: object) -> None:
+        with self._cond:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            if self._painting is ticket:
+                self._painting = None
+            self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._painting is not None or bool(self._line)
 
 
 def main() -> None:
@@ -110,7 +149,8 @@ def main() -> None:
 
     try:
         settings = Settings(**{k: v for k, v in values.items() if v is not _UNSET})
-    except brushwork.InputError as e:
+        device = resolve_device(settings.device)  # the Device widget's choice, checked
+    except brushwork.BrushworkError as e:
         st.error(str(e))
         settings = None
 
@@ -227,34 +267,27 @@ def _estimate_seconds(size: int, steps: int, device_type: str) -> str | None:
 def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> str | None:
     import brushwork
 
-    status = st.empty()
-    if not queue.lock.acquire(blocking=False):
-        with queue.guard:
-            queue.waiting += 1
-            ahead = queue.waiting
-        try:
-            status.warning(f"Busy: another picture is being painted. You are number {ahead} in "
-                           "line; your run starts by itself.")
-            while not queue.lock.acquire(timeout=0.5):
-                status.warning("Busy: another picture is being painted. You are next in line; "
-                               "your run starts by itself." if ahead == 1 else
-                               f"Busy: you are number {ahead} in line.")
-        finally:
-            with queue.guard:
-                queue.waiting -= 1
-    status.empty()
+    # Everything from taking a ticket on is inside the try: a Stop or a rerun can land at any
+    # Streamlit call, and the finally gives the server back whatever it interrupted.
+    ticket = queue.join()
     last = None
-    started = time.monotonic()
-    run_id = f"run-{time.time_ns()}"
     try:
+        status = st.empty()
+        while not queue.take(ticket, timeout=0.5):
+            n = queue.position(ticket)
+            status.warning("Busy: another picture is being painted. " + (
+                "You are next in line" if n == 1 else f"You are number {n} in line") +
+                "; your run starts by itself.")
+        status.empty()
+        started = time.monotonic()
+        run_id = f"run-{time.time_ns()}"
         layers = tuple(settings.content_layers) + tuple(settings.style_layers)
         model = model_for(settings.weights, settings.pooling, layers, str(device))
         progress = st.progress(0.0, text="Starting ...")
         preview, chart = st.empty(), st.empty()
         history: list[float] = []
         shown = 0.0
-        run = brushwork.iter_stylize(content.im, [s.im for s in styles],
-                                     settings.replace(device=str(device)), model=model)
+        run = brushwork.iter_stylize(content.im, [s.im for s in styles], settings, model=model)
         for last in run:
             losses = last.losses
             history.append(losses["total"])
@@ -268,7 +301,7 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
             now = time.monotonic()
             if now - shown > PREVIEW_SECONDS or last.step == last.total:
                 shown = now
-                picture = last.image()
+                picture = last.best_image()  # what the run would write if it ended now
                 # Kept at every refresh: Streamlit starts a Stop click's rerun before this
                 # run has unwound, and that rerun must already find the latest picture.
                 _keep(state, picture, settings, content, styles, last.step, run_id)
@@ -276,14 +309,14 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
                 chart.line_chart({"total loss": history}, height=160)
         note = f"Done in {time.monotonic() - started:.0f} s."
     except brushwork.DivergenceError as e:
-        note = f"{e}. Kept the last good image."
-        _keep(state, e.image, settings, content, styles, e.step - 1, run_id)
+        note = f"{e}. Kept the best picture (step {e.step})."
+        _keep(state, e.image, settings, content, styles, e.step, run_id)
         last = None
     except brushwork.BrushworkError as e:
         st.error(str(e))
         return None
     finally:
-        queue.lock.release()
+        queue.leave(ticket)
         # A Stop click interrupts the script at the next Streamlit call, which lands here:
         # the latest picture is kept either way.
         state.pop("keep_latest", None)
@@ -293,7 +326,7 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
 
 
 def _keep_step(state, step, settings, content, styles, run_id: str) -> None:
-    _keep(state, step.image(), settings, content, styles, step.step, run_id)
+    _keep(state, step.best_image(), settings, content, styles, step.step, run_id)
 
 
 def _keep(state, image, settings, content, styles, step, run_id: str) -> None:

@@ -50,6 +50,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         if choices and (meta.get("path_ok") or meta.get("pattern")):
             metavar = "{" + ",".join(choices) + ("," + meta["pattern"] if meta.get("pattern") else ",PATH") + "}"
             choices = None
+        if f.name == "size":
+            kind = _size
         group.add_argument(flag(f.name), dest=f.name, type=kind, nargs=nargs, choices=choices,
                            metavar=metavar, default=argparse.SUPPRESS,
                            help=f"{meta['help']} (default: {default})")
@@ -102,7 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["app"]:  # everything after `app` belongs to streamlit
         return _app(argv[1:])
     try:
-        argv = _auto_size(argv)
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors: argparse has printed them
         return int(e.code or 0)
@@ -119,19 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
 
 
-def _auto_size(argv: list[str]) -> list[str]:
-    """`--size auto`: the largest size whose run fits in the chosen device's free memory."""
-    for i, a in enumerate(argv[:-1]):
-        if a == "--size" and argv[i + 1] == "auto":
-            from . import memory
-            from .device import resolve_device
+def _size(text: str) -> int | str:
+    """--size takes a number or `auto` (resolved once the photo and device are known)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: give a number of pixels or auto")
 
-            device = resolve_device(argv[argv.index("--device") + 1] if "--device" in argv else "auto")
-            content = argv[argv.index("stylize") + 1] if "stylize" in argv else str(examples.CONTENT)
-            im = images.load_image(content, name=f"content image {content}")
-            size = memory.largest_size(*im.size, device, "bf16" in argv) or 512
-            return argv[: i + 1] + [str(size)] + argv[i + 2:]
-    return argv
+
+def _auto_size(settings: Settings, content: Image.Image) -> Settings:
+    """`--size auto`: the largest size whose run fits in the chosen device's free memory."""
+    from . import memory
+    from .device import resolve_device
+
+    device = resolve_device(settings.device)
+    fits = memory.largest_size(*content.size, device, settings.precision == "bf16")
+    return settings.replace(size=fits or settings.size)  # None: the run's own check explains
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -150,6 +156,9 @@ def _stylize(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         args.content, args.styles = str(examples.CONTENT), [str(examples.STARRY_NIGHT)]
+    auto_size = getattr(args, "size", None) == "auto"
+    if auto_size:
+        del args.size
     settings = _settings_from(args)
     out = images.check_output_path(args.output)
     if args.save_every < 0:
@@ -164,9 +173,12 @@ def _stylize(args: argparse.Namespace) -> int:
     content_im, content = _read_image(args.content, "content image")
     read = [_read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
     style_ims, styles = [im for im, _ in read], [rec for _, rec in read]
+    if auto_size:
+        settings = _auto_size(settings, content_im)
     resume = None
     if args.resume:
-        resume, settings = _find_resume_point(Path(args.resume), out, content, styles, settings)
+        resume, saved = _find_resume_point(Path(args.resume), out, content, styles, settings)
+        settings = _resumed_settings(saved, args)
     steps = iter_stylize(content_im, style_ims, settings, resume=resume)  # checks the rest
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
@@ -190,7 +202,7 @@ def _stylize(args: argparse.Namespace) -> int:
             bar.update(1)
             if args.save_every and last.step % args.save_every == 0 and last.step < last.total:
                 path = save_dir / f"{out.stem}-step{last.step:05d}{out.suffix}"
-                images.save_image(last.image(), path, record(last.step))
+                images.save_image(last.best_image(), path, record(last.step))
                 if bar.disable:  # no progress bar (a log, a pipe): one line per intermediate
                     say(f"brushwork: step {last.step}/{last.total}: wrote {path}")
     except KeyboardInterrupt:
@@ -198,19 +210,26 @@ def _stylize(args: argparse.Namespace) -> int:
         if last is None:
             say("brushwork: interrupted before the first step; nothing written")
             return EXIT_INTERRUPTED
-        images.save_image(last.image(), out, record(last.step))
+        images.save_image(last.best_image(), out, record(last.step))
         say(f"brushwork: interrupted at step {last.step}/{last.total}; wrote {out}")
         return EXIT_INTERRUPTED
     except DivergenceError as e:
         bar.close()
-        images.save_image(e.image, out, record(e.step - 1))
-        print(f"brushwork: {e}; wrote the last good image to {out}", file=sys.stderr)
+        images.save_image(e.image, out, record(e.step))
+        print(f"brushwork: {e}; wrote the best picture (step {e.step}) to {out}", file=sys.stderr)
+        return 1
+    except BrushworkError as e:  # mid-run (the GPU ran out of memory, say): keep the picture
+        bar.close()
+        if last is None:
+            raise
+        images.save_image(last.best_image(), out, record(last.step))
+        print(f"brushwork: {e}; wrote the picture of step {last.step} to {out}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
     bar.close()
     assert last is not None
-    images.save_image(last.image(), out, record(last.step))
+    images.save_image(last.best_image(), out, record(last.step))
     say(f"brushwork: wrote {out}")
     return 0
 
@@ -246,6 +265,30 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
     done, path, record = best
     saved = Settings.from_dict(record["settings"])
     return (done, images.load_image(path)), saved
+
+
+# Settings that do not change the picture's plan: a resumed run may take them from the command line.
+RESUME_MAY_CHANGE = ("device",)
+
+
+def _resumed_settings(saved: Settings, args: argparse.Namespace) -> Settings:
+    """The interrupted run's settings, with what the command line may change on a resume. An
+    option that would paint another picture is refused rather than silently dropped."""
+    names = {f.name for f in dataclasses.fields(Settings)}
+    typed = {k: v for k, v in vars(args).items() if k in names}  # only what the user typed
+    for name, value in typed.items():
+        changed = Settings.from_dict({**saved.to_dict(), name: value})
+        if name in RESUME_MAY_CHANGE:
+            saved = changed
+        elif changed != saved:
+            raise InputError(f"--resume with {flag(name)}", "would change the interrupted run "
+                             f"(it used {flag(name)} {_shown(getattr(saved, name))})",
+                             f"drop {flag(name)} to resume, or start a new run without --resume")
+    return saved
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -25,8 +25,13 @@ class WeightsError(BrushworkError, RuntimeError):
 
 
 class DivergenceError(BrushworkError, ArithmeticError):
-    """The loss became NaN or infinite. `image` is the last finite image, `step` its step."""
+    """The loss could not be brought down any more (NaN, infinite, or exploding at every try).
 
-    def __init__(self, step: int, image, hint: str) -> None:  # image: PIL.Image.Image
-        self.step, self.image = step, image
-        super().__init__(f"the loss became NaN or infinite at step {step}; {hint}")
+    `image` is the best picture of the run so far and `step` the step that evaluated it;
+    `failed_at` is the step where the run gave up.
+    """
+
+    def __init__(self, step: int, image, failed_at: int, hint: str) -> None:  # image: PIL
+        self.step, self.image, self.failed_at = step, image, failed_at
+        super().__init__(f"the loss became NaN, infinite or exploded at every try by step "
+                         f"{failed_at}; {hint}")

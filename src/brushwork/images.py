@@ -196,9 +196,37 @@ def encode_image(im: Image.Image, fmt: str, metadata: dict[str, Any] | None = No
         im.save(buf, "PNG", pnginfo=info)
     elif fmt == "JPEG":
         im.save(buf, "JPEG", quality=95, comment=text.encode() if text else b"")
-    else:
-        im.save(buf, fmt, quality=95)
+    else:  # WebP: no text chunks, but an XMP packet
+        im.save(buf, fmt, quality=95, **({"xmp": _xmp(text)} if text else {}))
     return buf.getvalue()
+
+
+_XMP_NS = "urn:brushwork:record:1"
+
+
+def _xmp(text: str) -> bytes:
+    """A minimal XMP packet holding the record as one escaped element."""
+    from xml.sax.saxutils import escape
+
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:brushwork="{_XMP_NS}">'
+            f"<brushwork:{METADATA_KEY}>{escape(text)}</brushwork:{METADATA_KEY}>"
+            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode("utf-8")
+
+
+def _from_xmp(xmp: bytes | str | None) -> str | None:
+    import xml.etree.ElementTree as ET
+
+    if not xmp:
+        return None
+    try:
+        root = ET.fromstring(xmp.encode("utf-8") if isinstance(xmp, str) else xmp)
+    except ET.ParseError:
+        return None
+    found = root.find(f".//{{{_XMP_NS}}}{METADATA_KEY}")
+    return found.text if found is not None else None
 
 
 def save_image(im: Image.Image, path: str | os.PathLike,
@@ -232,14 +260,15 @@ def read_metadata(source: ImageSource, name: str | None = None) -> dict[str, Any
     data = _read_bytes(source, name) if not isinstance(source, bytes) else source
     try:
         im = Image.open(io.BytesIO(data))
-        text = getattr(im, "text", {}).get(METADATA_KEY) or im.info.get("comment")
+        text = (getattr(im, "text", {}).get(METADATA_KEY) or im.info.get("comment")
+                or _from_xmp(im.info.get("xmp")))
     except Exception:
         text = None
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not text:
         raise InputError(name, "carries no brushwork settings",
-                         "give a PNG or JPEG that brushwork wrote")
+                         "give a PNG, JPEG or WebP that brushwork wrote")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -32,6 +32,18 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tenso
     return 0.25 * torch.mean((gram(features) - target_gram) ** 2)
 
 
+def relative_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """|G - A|^2 / |A|^2: the layer's Gram distance relative to the painting's own Gram energy.
+
+    The paper's E_l grows with the square of the painting's activations, so one style weight
+    paints a quiet painting (a greyscale one, a pale one) faintly and a loud one heavily, and
+    lets whichever layer the painting happens to excite most rule the sum. Relative to the target,
+    every layer and every painting starts on the same footing; it is also the form in which the
+    yardstick of docs/quality.md measures closeness to a painting.
+    """
+    return torch.mean((gram(features) - target_gram) ** 2) / torch.mean(target_gram**2).clamp_min(1e-12)
+
+
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: mean squared difference of neighbouring pixels."""
     dx = image[..., :, 1:] - image[..., :, :-1]

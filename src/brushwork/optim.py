@@ -9,6 +9,7 @@ tolerance_change=0)` step for step; a test checks that both take the same path.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -17,15 +18,29 @@ Closure = Callable[[], torch.Tensor]
 
 
 class LBFGS:
-    """Limited-memory BFGS with a fixed step length, one loss evaluation per `step`.
+    """Limited-memory BFGS with a fixed step length, one loss evaluation per `step`, safeguarded.
 
     `closure` evaluates the loss at `x` and leaves its gradient in `x.grad`. The first step goes
     `lr / |g|_1` along the negative gradient (a cautious start, as in torch); later steps go `lr`
     along the two-loop L-BFGS direction built from the last `history` gradient differences.
+
+    The safeguard (not in torch): without a line search, a bad curvature estimate can send a
+    step far uphill, and the next steps build on it until the picture is noise. When the loss at
+    the new point is not finite or more than `reject` times the best loss so far, the step is
+    rejected: the optimiser goes back to the point it stepped from and tries again along the
+    same direction at a tenth of the length. Each try costs one evaluation, like any step, and
+    `rejections` counts the tries rejected in a row. `reject=None` turns the safeguard off;
+    on a run where no step is rejected the path is exactly torch's.
     """
 
-    def __init__(self, x: torch.Tensor, lr: float = 1.0, history: int = 100) -> None:
-        self.x, self.lr, self.history = x, lr, history
+    SHRINK = 0.1
+
+    def __init__(self, x: torch.Tensor, lr: float = 1.0, history: int = 100,
+                 reject: float | None = 2.0) -> None:
+        self.x, self.lr, self.history, self.reject = x, lr, history, reject
+        self.best = math.inf  # the lowest loss evaluated so far
+        self.rejections = 0
+        self._x_prev: torch.Tensor | None = None  # the point the last step started from
         self._s: list[torch.Tensor] = []  # steps taken
         self._y: list[torch.Tensor] = []  # the gradient changes they caused
         self._rho: list[torch.Tensor] = []  # 1 / (y . s)
@@ -38,6 +53,15 @@ class LBFGS:
     def step(self, closure: Closure) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
+        value = float(loss)
+        if self.reject is not None and self._x_prev is not None and not (
+                value <= self.reject * self.best):  # also true for NaN
+            self.rejections += 1
+            self._t *= self.SHRINK
+            self.x.copy_(self._x_prev).view(-1).add_(self._d, alpha=self._t)
+            return loss
+        self.rejections = 0
+        self.best = min(self.best, value)
         g = self.x.grad.reshape(-1)
         if self._prev_grad is None:
             norm = float(g.abs().sum())
@@ -53,6 +77,8 @@ class LBFGS:
             return loss
         self._prev_grad = g.clone()
         self._d, self._t = d, t
+        if self.reject is not None:
+            self._x_prev = self.x.detach().clone()
         self.x.view(-1).add_(d, alpha=t)
         return loss
 

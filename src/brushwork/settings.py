@@ -20,12 +20,14 @@ OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 COLOR_MODES = ("none", "luminance", "histogram")
 PRECISIONS = ("fp32", "bf16")
+STYLE_NORMS = ("relative", "paper")
 INIT_CHOICES = ("content", "noise")  # or a path to an image file
 WEIGHT_SOURCES = ("caffe", "torchvision")  # or a path to a state dict
 MAX_SCALES = 6
 
 # The paper's layers. Caffe, where the paper was computed, runs ReLU in place, so the blob the paper
-# calls "conv4_2" holds the *rectified* output: relu4_2 in our names. Both spellings are accepted.
+# calls "conv4_2" holds the *rectified* output: relu4_2 in our names. Our conv4_2 is the output
+# before the ReLU, a different loss (negative responses count too); both can be asked for.
 PAPER_CONTENT_LAYERS = ("relu4_2",)
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -51,11 +53,15 @@ class Settings:
         min=1, max=MAX_SCALES, group="advanced"))
     content_weight: float = field(default=1.0, metadata=_opt(
         "weight of the content loss (the paper's alpha)", min=0.0, max=1e12, group="basic"))
-    style_weight: float = field(default=25.0, metadata=_opt(
+    style_weight: float = field(default=50.0, metadata=_opt(
         "weight of the style loss (the paper's beta); higher paints more", min=0.0, max=1e12,
         group="basic"))
-    tv_weight: float = field(default=0.0, metadata=_opt(
-        "total-variation weight: smooths high-frequency noise (off in the paper)", min=0.0,
+    style_norm: str = field(default="relative", metadata=_opt(
+        "each style layer's loss: relative to the painting's own Gram matrix (one weight holds "
+        "across paintings) or the paper's E_l as printed", choices=STYLE_NORMS, group="advanced"))
+    tv_weight: float = field(default=300.0, metadata=_opt(
+        "total-variation weight: removes the rainbow speckle L-BFGS leaves in flat areas (not in "
+        "the paper: 0 turns it off)", min=0.0,
         max=1e12, group="advanced"))
     style_blend: tuple[float, ...] = field(default=(), metadata=_opt(
         "one weight per style image, normalised to sum to 1; unset: equal", min=0.0, max=1e6,
@@ -89,11 +95,14 @@ class Settings:
         "auto picks cuda, then mps, then cpu", choices=("auto", "cpu", "cuda", "mps"),
         pattern="cuda:N", group="advanced"))
     content_layers: tuple[str, ...] = field(default=PAPER_CONTENT_LAYERS, metadata=_opt(
-        "VGG-19 layers of the content loss", group="layers"))
+        "VGG-19 layers of the content loss: reluB_I after the ReLU (the paper's 'conv4_2' is "
+        "relu4_2, Caffe's in-place ReLU), convB_I before it", group="layers"))
     style_layers: tuple[str, ...] = field(default=PAPER_STYLE_LAYERS, metadata=_opt(
-        "VGG-19 layers of the style loss", group="layers"))
+        "VGG-19 layers of the style loss: reluB_I after the ReLU (the paper's 'conv1_1' .. "
+        "'conv5_1'), convB_I before it", group="layers"))
     style_layer_weights: tuple[float, ...] = field(default=(), metadata=_opt(
-        "one weight per style layer; unset: equal, as in the paper", min=0.0, max=1e12,
+        "one weight per style layer; unset: 1 for blocks 1-3, 0.5 for block 4, 0.1 for block 5 "
+        "(deep layers see object parts; the paper's equal weights: 1 1 1 1 1)", min=0.0, max=1e12,
         group="layers"))
 
     def __post_init__(self) -> None:
@@ -179,7 +188,7 @@ def _validate(s: Settings) -> None:
     if s.content_weight == 0 and s.style_weight == 0:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight above 0")
-    for name in ("optimizer", "pooling", "preserve_color", "precision"):
+    for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm"):
         choices = meta[name]["choices"]
         if getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")
