@@ -58,3 +58,4 @@ def test_default_style_layer_weights_damp_the_deep_blocks():
     assert abs(sum(w) - 1) < 1e-9 and w[0] == w[1] == w[2] > w[3] > w[4]
     assert _layer_weights((1, 1, 1, 1, 1), layers) == [0.2] * 5  # the paper's equal weights
     assert _layer_weights((), ("conv1_1", "relu5_1")) == [1 / 1.1, 0.1 / 1.1]
+    assert _layer_weights((), ("pool4", "pool5")) == [0.5 / 0.6, 0.1 / 0.6]

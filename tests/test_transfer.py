@@ -127,7 +127,7 @@ def test_tv_weight_smooths(model, photo, painting):
 
 def test_style_scale_matches_the_painting_at_that_scale(model, photo, painting):
     """--style-scale 2 paints the statistics of the painting shown twice as large as the output
-    (finer strokes), 0.5 of one shown half as large: each picture is closer to its own scale."""
+    (bigger strokes), 0.5 of one shown half as large: each picture is closer to its own scale."""
     from brushwork.losses import gram, relative_style_loss
 
     s = tiny(size=96, steps=20)
@@ -287,3 +287,13 @@ def test_long_runs_spend_their_extra_steps_at_full_size():
     assert sum(sc.steps for sc in long) == 600
     assert all(sc.steps <= COARSE_STEPS_MAX for sc in long[:-1])
     assert long[-1].steps == 600 - sum(sc.steps for sc in long[:-1]) > 400
+
+
+def test_a_small_painting_is_not_enlarged_unless_style_scale_asks():
+    from brushwork.transfer import _style_tensor
+
+    small = Image.new("RGB", (64, 48), (90, 40, 200))
+    assert _style_tensor(small, (512, 384), 1.0, torch.device("cpu")).shape[-2:] == (48, 64)
+    assert _style_tensor(small, (512, 384), 2.0, torch.device("cpu")).shape[-2:] == (96, 128)
+    big = Image.new("RGB", (2000, 1500))
+    assert _style_tensor(big, (512, 384), 1.0, torch.device("cpu")).shape[-2:] == (384, 512)

@@ -53,7 +53,7 @@ class Settings:
         min=1, max=MAX_SCALES, group="advanced"))
     content_weight: float = field(default=1.0, metadata=_opt(
         "weight of the content loss (the paper's alpha)", min=0.0, max=1e12, group="basic"))
-    style_weight: float = field(default=50.0, metadata=_opt(
+    style_weight: float = field(default=100.0, metadata=_opt(
         "weight of the style loss (the paper's beta); higher paints more", min=0.0, max=1e12,
         group="basic"))
     style_norm: str = field(default="relative", metadata=_opt(
@@ -67,7 +67,8 @@ class Settings:
         "one weight per style image, normalised to sum to 1; unset: equal", min=0.0, max=1e6,
         group="style"))
     style_scale: float = field(default=1.0, metadata=_opt(
-        "style image size relative to the output: above 1 gives finer strokes, below 1 bigger",
+        "style image size relative to the output: above 1 paints the painting's strokes bigger, "
+        "below 1 smaller (a small painting is not enlarged unless this asks for it)",
         min=0.05, max=8.0, group="style"))
     preserve_color: str = field(default="none", metadata=_opt(
         "keep the photo's colours: luminance-only transfer, or match the style's colours first "

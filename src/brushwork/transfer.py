@@ -329,7 +329,9 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
 
 def _layer_weights(weights: Sequence[float], layers: Sequence[str]) -> list[float]:
     """The style layers' weights w_l, summing to 1: as given, or by depth (DEPTH_WEIGHTS)."""
-    weights = list(weights) or [DEPTH_WEIGHTS[int(k[-3])] for k in layers]  # reluB_I: block B
+    # The block is the first digit of every layer name: conv4_2, relu4_2, pool4.
+    weights = list(weights) or [DEPTH_WEIGHTS[int(next(c for c in k if c.isdigit()))]
+                                for k in layers]
     total = sum(weights)
     return [w / total for w in weights]
 
@@ -383,6 +385,10 @@ def _closure(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
 def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
                   device: torch.device) -> torch.Tensor:
     longer = max(images.MIN_SIDE, round(max(size) * style_scale))
+    # Not enlarged beyond its own pixels unless --style-scale asks for it: enlarging invents no
+    # brushwork, only blur, and a 64 px painting shown at 512 px taught the picture nothing but
+    # blur (docs/quality.md, tiny-starry).
+    longer = min(longer, round(max(*style_im.size, images.MIN_SIDE) * max(1.0, style_scale)))
     w, h = images.fit_size(*style_im.size, longer)
     if min(w, h) < images.MIN_SIDE:  # a very elongated painting: grow until it fits VGG
         w, h = images.fit_size(*style_im.size, round(longer * images.MIN_SIDE / min(w, h)))
