@@ -35,3 +35,14 @@ def test_round_trip_through_dict():
     s = Settings(size=300, style_blend=(0.7, 0.3), preserve_color="luminance", lr=0.5)
     assert Settings.from_dict(s.to_dict()) == s
     assert Settings.from_dict({**s.to_dict(), "unknown_future_key": 1}) == s
+
+
+def test_a_record_from_before_style_norm_keeps_its_meaning():
+    from brushwork import Settings
+
+    old = {"size": 256, "style_weight": 25.0, "style_layer_weights": [], "tv_weight": 0.0}
+    s = Settings.from_dict(old)
+    assert s.style_norm == "paper" and s.style_layer_weights == (1.0,) * 5
+    assert s.style_weight == 25 and s.tv_weight == 0
+    new = Settings.from_dict(Settings().to_dict())
+    assert new == Settings()  # a current record round-trips unchanged

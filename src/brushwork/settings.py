@@ -129,7 +129,15 @@ class Settings:
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
         """Settings from a dict such as `to_dict()` wrote; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        data = {k: v for k, v in data.items() if k in names}
+        if data and "style_norm" not in data:
+            # Written before style_norm existed (brushwork 0.1): it meant the paper's E_l, and an
+            # empty style_layer_weights meant equal weights, not today's weights by depth.
+            data["style_norm"] = "paper"
+            if not data.get("style_layer_weights"):
+                layers = data.get("style_layers") or PAPER_STYLE_LAYERS
+                data["style_layer_weights"] = [1.0] * len(layers)
+        return cls(**data)
 
 
 def field_type(name: str) -> tuple[type, bool]:
