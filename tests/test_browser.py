@@ -80,6 +80,17 @@ def browser():
         b.close()
 
 
+# Every wait below is for an event on the page; this only caps how long one may take. On a
+# loaded machine (CI beside a demo run) an upload took over Playwright's default 30 s to show.
+PAGE_TIMEOUT_MS = 180_000
+
+
+def _page(browser, **options):
+    context = browser.new_context(**options)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    return context.new_page()
+
+
 def _set_number(page, label: str, value: int) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
@@ -88,9 +99,9 @@ def _set_number(page, label: str, value: int) -> None:
 
 def test_upload_run_preview_download(server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    page = _page(browser, viewport={"width": 1400, "height": 1100}, accept_downloads=True)
     page.goto(server)
-    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    page.get_by_text("Start painting").wait_for()
     uploads = page.locator('input[type="file"]')
     uploads.nth(0).set_input_files(str(examples.CONTENT))
     uploads.nth(1).set_input_files(str(examples.STYLES["The Scream (Munch)"]))
@@ -117,20 +128,20 @@ def test_upload_run_preview_download(server, browser, tmp_path):
 
 
 def test_bad_upload_shows_a_message_and_keeps_the_page(server, browser, tmp_path):
-    page = browser.new_page()
+    page = _page(browser)
     page.goto(server)
-    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    page.get_by_text("Start painting").wait_for()
     fake = tmp_path / "fake.png"
     fake.write_text("this is not a picture")
     page.locator('input[type="file"]').nth(0).set_input_files(str(fake))
-    page.get_by_text("fake.png: is not an image brushwork can read").wait_for(timeout=30_000)
+    page.get_by_text("fake.png: is not an image brushwork can read").wait_for()
     assert page.get_by_role("button", name="Start painting").is_visible()
     page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))
 
 
 def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> None:
     page.goto(server)
-    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    page.get_by_text("Start painting").wait_for()
     _set_number(page, "Size", size)
     _set_number(page, "Steps", steps)
     if seed is not None:
@@ -140,17 +151,17 @@ def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> 
 
 
 def test_stop_keeps_the_latest_picture(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = _page(browser, viewport={"width": 1400, "height": 1000})
     _start_run(page, server, 128, 300)
     progress = page.get_by_text(re.compile(r"Step \d+/300 ·")).first
     progress.wait_for(timeout=120_000)
     seen = int(re.search(r"Step (\d+)/300", progress.inner_text()).group(1))
     page.get_by_role("button", name="Stop").click()
     message = page.get_by_text("Stopped. Kept the picture at step")
-    message.wait_for(timeout=60_000)
+    message.wait_for()
     kept = int(re.search(r"at step (\d+)", message.inner_text()).group(1))
     assert seen <= kept < 300  # the latest picture, not an older preview
-    page.get_by_role("button", name="Download PNG (settings embedded)").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Download PNG (settings embedded)").wait_for()
     page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
     # the server is free again: a new run starts and finishes
     _set_number(page, "Steps", 2)
@@ -177,15 +188,15 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
     """Three users: the first paints, the others are told their place in line, each gets its
     own picture, and the server's memory stays that of one run. Event-driven: the first run is
     far too long to finish by itself and is stopped once both others are seen waiting."""
-    pages = [browser.new_context(accept_downloads=True).new_page() for _ in range(3)]
+    pages = [_page(browser, accept_downloads=True) for _ in range(3)]
     _start_run(pages[0], server, 96, 100000, seed=11)
     pages[0].get_by_text(re.compile(r"Step \d+/100000 ·")).first.wait_for(timeout=120_000)
     _start_run(pages[1], server, 96, 12, seed=12)
-    pages[1].get_by_text("You are next in line").wait_for(timeout=60_000)
+    pages[1].get_by_text("You are next in line").wait_for()
     _start_run(pages[2], server, 96, 12, seed=13)
-    pages[2].get_by_text("You are number 2 in line").wait_for(timeout=60_000)
+    pages[2].get_by_text("You are number 2 in line").wait_for()
     pages[0].get_by_role("button", name="Stop").click()
-    pages[0].get_by_text("Stopped. Kept the picture at step").wait_for(timeout=60_000)
+    pages[0].get_by_text("Stopped. Kept the picture at step").wait_for()
     for seed, page in zip((11, 12, 13), pages):
         if seed != 11:
             page.get_by_text("Done in").wait_for(timeout=240_000)
@@ -198,13 +209,13 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
 
 
 def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
-    page = browser.new_page()
+    page = _page(browser)
     page.goto(server)
-    page.get_by_text("Start painting").wait_for(timeout=60_000)
+    page.get_by_text("Start painting").wait_for()
     big = tmp_path / "huge.png"
     big.write_bytes(b"\x89PNG" + os.urandom(26 * 2**20))
     page.locator('input[type="file"]').nth(0).set_input_files(str(big))
-    page.get_by_text("25.0MB").first.wait_for(timeout=30_000)  # Streamlit refuses it
+    page.get_by_text("25.0MB").first.wait_for()  # Streamlit refuses it
     # An upload without the XSRF token is refused by the server itself.
     req = urllib.request.Request(server + "/_stcore/upload_file/abc/def", data=b"x", method="PUT")
     try:
