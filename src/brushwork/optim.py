@@ -40,7 +40,6 @@ class LBFGS:
         self.x, self.lr, self.history, self.reject = x, lr, history, reject
         self.best = math.inf  # the lowest loss evaluated so far
         self.rejections = 0
-        self._x_prev: torch.Tensor | None = None  # the point the last step started from
         self._s: list[torch.Tensor] = []  # steps taken
         self._y: list[torch.Tensor] = []  # the gradient changes they caused
         self._rho: list[torch.Tensor] = []  # 1 / (y . s)
@@ -54,11 +53,12 @@ class LBFGS:
         with torch.enable_grad():
             loss = closure()
         value = float(loss)
-        if self.reject is not None and self._x_prev is not None and not (
+        if self.reject is not None and self._d is not None and not (
                 value <= self.reject * self.best):  # also true for NaN
+            # x is where the last step went, start + t d: move it to start + SHRINK t d.
             self.rejections += 1
+            self.x.view(-1).add_(self._d, alpha=self._t * (self.SHRINK - 1))
             self._t *= self.SHRINK
-            self.x.copy_(self._x_prev).view(-1).add_(self._d, alpha=self._t)
             return loss
         self.rejections = 0
         self.best = min(self.best, value)
@@ -77,8 +77,6 @@ class LBFGS:
             return loss
         self._prev_grad = g.clone()
         self._d, self._t = d, t
-        if self.reject is not None:
-            self._x_prev = self.x.detach().clone()
         self.x.view(-1).add_(d, alpha=t)
         return loss
 

@@ -315,8 +315,6 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             # gradient would poison its moments.
             if (opt.rejections >= MAX_REJECTIONS if isinstance(opt, optim.LBFGS)
                     else not math.isfinite(loss)):
-                with torch.no_grad():
-                    x.copy_(best_x)
                 raise DivergenceError(best_step, render(best_x), step_no,
                                       "try a smaller --lr, --style-weight or --content-weight")
             if s.optimizer == "adam":
