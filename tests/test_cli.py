@@ -192,10 +192,10 @@ def test_resume_refuses_options_that_would_change_the_picture(tmp_path, capsys, 
 def test_running_out_of_gpu_memory_mid_run_keeps_the_picture(tmp_path, capsys, monkeypatch):
     import torch
 
-    import brushwork.transfer as transfer
+    import brushwork.objective as objective
 
     calls = {"n": 0}
-    real = transfer.content_loss
+    real = objective.content_loss
 
     def oom_at_fourth(f, t):
         calls["n"] += 1
@@ -203,7 +203,7 @@ def test_running_out_of_gpu_memory_mid_run_keeps_the_picture(tmp_path, capsys, m
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(f, t)
 
-    monkeypatch.setattr(transfer, "content_loss", oom_at_fourth)
+    monkeypatch.setattr(objective, "content_loss", oom_at_fourth)
     out = tmp_path / "out.png"
     code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "48", "--steps", "10",
                  "--device", "cpu", "--save-every", "0"])
@@ -225,16 +225,16 @@ def test_webp_output_carries_settings_for_info_and_settings_from(tmp_path, capsy
 
 
 def test_divergence_through_the_cli_exits_1_with_the_best_picture(tmp_path, capsys, monkeypatch):
-    import brushwork.transfer as transfer
+    import brushwork.objective as objective
 
     calls = {"n": 0}
-    real = transfer.content_loss
+    real = objective.content_loss
 
     def nan_from_fourth(f, t):
         calls["n"] += 1
         return real(f, t) * (float("nan") if calls["n"] >= 4 else 1.0)
 
-    monkeypatch.setattr(transfer, "content_loss", nan_from_fourth)
+    monkeypatch.setattr(objective, "content_loss", nan_from_fourth)
     out = tmp_path / "out.png"
     code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "48", "--steps", "30",
                  "--device", "cpu", "--save-every", "0"])

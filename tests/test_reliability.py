@@ -194,12 +194,12 @@ def test_weights_are_only_ever_loaded_with_weights_only():
 
 
 def test_cuda_out_of_memory_becomes_a_clear_error(monkeypatch, photo, painting, model):
-    import brushwork.transfer as transfer
+    import brushwork.objective as objective
 
     def oom(*a, **k):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(transfer, "content_loss", oom)
+    monkeypatch.setattr(objective, "content_loss", oom)
     with pytest.raises(brushwork.DeviceError, match="ran out of memory"):
         list(brushwork.iter_stylize(photo, painting, tiny(), model=model))
 

@@ -162,17 +162,17 @@ def test_a_step_shows_the_picture_its_losses_describe(model, photo, painting):
 
 def _poison(monkeypatch, factor, from_call, until_call=None):
     """Multiply the content loss by `factor` on evaluations from_call .. until_call."""
-    import brushwork.transfer as transfer
+    import brushwork.objective as objective
 
     calls = {"n": 0}
-    real = transfer.content_loss
+    real = objective.content_loss
 
     def poisoned(f, t):
         calls["n"] += 1
         bad = calls["n"] >= from_call and (until_call is None or calls["n"] <= until_call)
         return real(f, t) * (factor if bad else 1.0)
 
-    monkeypatch.setattr(transfer, "content_loss", poisoned)
+    monkeypatch.setattr(objective, "content_loss", poisoned)
 
 
 @pytest.mark.parametrize("factor", [float("nan"), 1e9])
@@ -254,8 +254,24 @@ def test_a_size_that_cannot_fit_names_the_largest_that_does(photo, painting, mon
     fits = memory.largest_size(*photo.size, torch.device("cpu"))
     assert fits and 256 <= fits < 1024
     assert memory.estimate_bytes(*images.fit_size(*photo.size, fits), torch.device("cpu")) <= 2 * 2**30
-    with pytest.raises(InputError, match=f"use --size {fits}"):
-        brushwork.iter_stylize(photo, painting, tiny(size=2048))
+    with pytest.raises(InputError, match=f"untiled but .* use --size {fits}"):
+        brushwork.iter_stylize(photo, painting, tiny(size=2048, tile=0))
+    brushwork.iter_stylize(photo, painting, tiny(size=2048))  # tiles: no complaint
+    # Not even the smallest tiles fit beside the picture-sized buffers of 8192 px.
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 1 * 2**30)
+    with pytest.raises(InputError, match="even in tiles"):
+        brushwork.iter_stylize(photo, painting, tiny(size=8192))
+
+
+def test_max_memory_caps_the_run_and_tiles_it(photo, painting):
+    from brushwork import memory
+
+    cpu = torch.device("cpu")
+    plan = memory.plan(2048, 1536, cpu, budget=memory.budget_bytes(cpu, 2.0))
+    assert plan.tile is not None and plan.fits and plan.need <= 2 * 2**30
+    assert memory.plan(2048, 1536, cpu, budget=None).tile is None  # unknown memory: whole
+    with pytest.raises(InputError, match="--max-memory allows 0.5 GB"):
+        brushwork.iter_stylize(photo, painting, tiny(size=4096, max_memory=0.5))
 
 
 def test_a_finer_scale_gets_the_photos_detail_back():

@@ -21,6 +21,8 @@ MAX_UPLOAD_MB = 25
 MAX_UPLOAD_PIXELS = 40_000_000
 # On a CPU a first run should take about a minute: a single 256 px scale at ~0.5 s per step.
 CPU_OVERRIDES = {"size": 256, "steps": 100}
+# A tiled step's cost per pixel over an untiled one's (benchmarks/large.py, docs/performance.md).
+TILED_COST = 1.5
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
@@ -143,9 +145,9 @@ def main() -> None:
                 for f in dataclasses.fields(Settings):
                     if f.metadata["group"] == group:
                         values[f.name] = _widget(st, f, defaults[f.name], len(styles))
-        est = _estimate_seconds(values.get("size", 256), values.get("steps", 100), device.type)
+        est = _estimate(values.get("size", 256), values.get("steps", 100), device)
         if est:
-            st.caption(f"Expected time: about {est}.")
+            st.caption(est)
 
     try:
         settings = Settings(**{k: v for k, v in values.items() if v is not _UNSET})
@@ -251,21 +253,41 @@ class Input:
     data: bytes
 
 
-def _estimate_seconds(size: int, steps: int, device_type: str) -> str | None:
-    if device_type != "cpu" or not isinstance(size, int) or not isinstance(steps, int):
+def _estimate(size, steps, device) -> str | None:
+    """What the sidebar says about a run's time and memory: the expected time on a CPU (a
+    GPU's depends on the card), and whether a large picture will be computed in tiles."""
+    if not isinstance(size, int) or not isinstance(steps, int):
         return None
+    from brushwork import memory
+    from brushwork.images import fit_size
     from brushwork.settings import Settings
     from brushwork.transfer import plan_scales
 
-    # Measured on a 2-core laptop CPU: about 2.6 s per step at 512x384, scaling with the area.
-    per_px = 2.6 / (512 * 384)
-    plan = plan_scales(4, 3, Settings(size=size, steps=steps))
-    secs = 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in plan)
-    return f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min"
+    w, h = fit_size(4, 3, size)
+    plan = memory.plan(w, h, device, budget=memory.budget_bytes(device))
+    notes = []
+    if device.type == "cpu":
+        # Measured on a 2-core laptop CPU: about 2.6 s per step at 512x384, scaling with the
+        # area; a tiled step costs about TILED_COST times as much per pixel (benchmarks/large.py).
+        per_px = 2.6 / (512 * 384)
+        scales = plan_scales(4, 3, Settings(size=size, steps=steps))
+        secs = 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in scales)
+        secs *= TILED_COST if plan.tile else 1.0
+        when = (f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min" if secs < 5400
+                else f"{secs / 3600:.1f} h")
+        notes.append(f"Expected time on this CPU: about {when}." + (
+            " A GPU paints large pictures in minutes." if secs > 1800 else ""))
+    if plan.tile:
+        notes.append(f"{w}x{h} does not fit in memory whole: it is computed in tiles of "
+                     f"{plan.tile} px, the same picture, more slowly.")
+    if not plan.fits:
+        notes.append(f"{w}x{h} needs more memory than this machine has free; pick a smaller size.")
+    return " ".join(notes) or None
 
 
 def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> str | None:
     import brushwork
+    from brushwork.tiles import Progress
 
     # Everything from taking a ticket on is inside the try: a Stop or a rerun can land at any
     # Streamlit call, and the finally gives the server back whatever it interrupted.
@@ -287,8 +309,16 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         preview, chart = st.empty(), st.empty()
         history: list[float] = []
         shown = 0.0
-        run = brushwork.iter_stylize(content.im, [s.im for s in styles], settings, model=model)
-        for last in run:
+        run = brushwork.iter_stylize(content.im, [s.im for s in styles], settings, model=model,
+                                     tile_progress=True)
+        for record in run:
+            if isinstance(record, Progress):  # a large picture's step goes tile by tile
+                done = last.step if last else 0
+                progress.progress(done / settings.steps, text=f"Step {done + 1}/{settings.steps}: "
+                                  f"tile {record.tile}/{record.tiles}, pass "
+                                  f"{1 if record.phase == 'gram' else 2} of 2")
+                continue
+            last = record
             losses = last.losses
             history.append(losses["total"])
             text = (f"Step {last.step}/{last.total} · scale {last.scale}/{last.scales} "

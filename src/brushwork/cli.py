@@ -52,9 +52,11 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
             choices = None
         if f.name == "size":
             kind = _size
+        elif f.name == "max_memory":
+            kind = _gigabytes
         group.add_argument(flag(f.name), dest=f.name, type=kind, nargs=nargs, choices=choices,
                            metavar=metavar, default=argparse.SUPPRESS,
-                           help=f"{meta['help']} (default: {default})")
+                           help=f"{meta['help']} (default: {default})".replace("%", "%%"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,13 +132,26 @@ def _size(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"invalid size {text!r}: give a number of pixels or auto")
 
 
+def _gigabytes(text: str) -> float:
+    """--max-memory takes GB: 4, 4GB, 4.5G or 512MB."""
+    t = text.strip().upper().replace(" ", "").removesuffix("B")
+    scale = 1 / 1024 if t.endswith("M") else 1.0
+    try:
+        return float(t.rstrip("MG")) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid memory size {text!r}: give GB such as 4, 4GB "
+                                         "or 512MB")
+
+
 def _auto_size(settings: Settings, content: Image.Image) -> Settings:
-    """`--size auto`: the largest size whose run fits in the chosen device's free memory."""
+    """`--size auto`: the largest size (up to memory.MAX_AUTO_SIZE) whose run fits in the chosen
+    device's free memory or --max-memory, tiled if --tile allows."""
     from . import memory
     from .device import resolve_device
 
     device = resolve_device(settings.device)
-    fits = memory.largest_size(*content.size, device, settings.precision == "bf16")
+    fits = memory.largest_size(*content.size, device, settings.precision == "bf16",
+                               tile=settings.tile, max_memory_gb=settings.max_memory)
     return settings.replace(size=fits or settings.size)  # None: the run's own check explains
 
 
@@ -153,6 +168,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 def _stylize(args: argparse.Namespace) -> int:
     from .transfer import iter_stylize, run_record
     from .device import describe, resolve_device
+    from .tiles import Progress
 
     if args.command == "demo":
         args.content, args.styles = str(examples.CONTENT), [str(examples.STARRY_NIGHT)]
@@ -179,7 +195,8 @@ def _stylize(args: argparse.Namespace) -> int:
     if args.resume:
         resume, saved = _find_resume_point(Path(args.resume), out, content, styles, settings)
         settings = _resumed_settings(saved, args)
-    steps = iter_stylize(content_im, style_ims, settings, resume=resume)  # checks the rest
+    steps = iter_stylize(content_im, style_ims, settings, resume=resume,  # checks the rest
+                         tile_progress=True)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
         f"on {describe(resolve_device(settings.device))}")
@@ -187,7 +204,7 @@ def _stylize(args: argparse.Namespace) -> int:
     def record(step_no: int) -> dict:
         return run_record(settings, content, styles, steps_done=step_no)
 
-    last = None
+    last = previous = None
     bar = _progress(settings.steps, args.quiet)
     if resume:
         bar.update(resume[0])
@@ -196,8 +213,15 @@ def _stylize(args: argparse.Namespace) -> int:
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for last in steps:
-            bar.set_description(f"scale {last.scale}/{last.scales} {last.size[0]}x{last.size[1]}",
-                                refresh=False)
+            if isinstance(last, Progress):  # a tile within a long step: show where it is
+                bar.set_postfix_str(f"tile {last.tile}/{last.tiles} "
+                                    f"({'pass 1' if last.phase == 'gram' else 'pass 2'})")
+                last = previous
+                continue
+            previous = last
+            tiled = f" in {last.tiles} tiles" if last.tiles > 1 else ""
+            bar.set_description(f"scale {last.scale}/{last.scales} {last.size[0]}x{last.size[1]}"
+                                f"{tiled}", refresh=False)
             bar.set_postfix({k: f"{v:.3g}" for k, v in last.losses.items()}, refresh=False)
             bar.update(1)
             if args.save_every and last.step % args.save_every == 0 and last.step < last.total:
@@ -268,7 +292,7 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
 
 
 # Settings that do not change the picture's plan: a resumed run may take them from the command line.
-RESUME_MAY_CHANGE = ("device",)
+RESUME_MAY_CHANGE = ("device", "tile", "max_memory")
 
 
 def _resumed_settings(saved: Settings, args: argparse.Namespace) -> Settings:

@@ -29,10 +29,22 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """The paper's E_l for one layer: 1/4 mean squared difference of Gram matrices."""
-    return 0.25 * torch.mean((gram(features) - target_gram) ** 2)
+    return gram_loss(gram(features), target_gram)
 
 
 def relative_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """`relative_gram_loss` of the features' Gram matrix."""
+    return relative_gram_loss(gram(features), target_gram)
+
+
+# The style losses as functions of the Gram matrix itself: a picture processed in tiles has its
+# Gram matrix summed over the tiles first (brushwork.tiles).
+def gram_loss(g: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """The paper's E_l from the Gram matrix G: 1/4 mean (G - A)^2."""
+    return 0.25 * torch.mean((g - target_gram) ** 2)
+
+
+def relative_gram_loss(g: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """|G - A|^2 / |A|^2: the layer's Gram distance relative to the painting's own Gram energy.
 
     The paper's E_l grows with the square of the painting's activations, so one style weight
@@ -41,11 +53,22 @@ def relative_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> to
     every layer and every painting starts on the same footing; it is also the form in which the
     yardstick of docs/quality.md measures closeness to a painting.
     """
-    return torch.mean((gram(features) - target_gram) ** 2) / torch.mean(target_gram**2).clamp_min(1e-12)
+    return torch.mean((g - target_gram) ** 2) / torch.mean(target_gram**2).clamp_min(1e-12)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: mean squared difference of neighbouring pixels."""
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    return torch.mean(dx**2) + torch.mean(dy**2)
+    c, h, w = image.shape[-3:]
+    across, down = tv_sums(image)
+    return across / (c * h * (w - 1)) + down / (c * (h - 1) * w)
+
+
+def tv_sums(image: torch.Tensor, right: int = 0, below: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums of squared differences across and down, the pairs starting inside `image`.
+
+    `right` and `below` (0 or 1) say that `image` carries one more column or row beyond the part
+    whose pairs count, so a picture cut into tiles counts every pair exactly once."""
+    h, w = image.shape[-2:]
+    dx = image[..., : h - below, 1:] - image[..., : h - below, :-1]
+    dy = image[..., 1:, : w - right] - image[..., :-1, : w - right]
+    return (dx**2).sum(), (dy**2).sum()

@@ -1,9 +1,13 @@
-"""How much memory a run needs, how much the device has, and the largest size that fits.
+"""How much memory a run needs, how much the device has, how to fit a run in it.
 
-The estimate is a fixed part (PyTorch, weights, buffers) plus a part per pixel of the largest
-scale: the activations VGG-19 keeps for the backward pass (about 290 floats per input pixel up
-to relu5_1) and the transients of the backward pass itself. The constants were measured on this
-project's CPU and GPU runs (benchmarks/memory.py) and are rounded up.
+A run needs a fixed part (PyTorch, the weights), the picture-sized buffers (the picture, its
+gradient, the best picture so far, L-BFGS's history of 2 x `history` vectors, the photo's content
+features) and what one pass of VGG-19 forward and backward needs per pixel it sees (about 290
+floats of activations per input pixel up to relu5_1, plus the backward pass's transients). The
+constants were measured with benchmarks/large.py and are rounded up.
+
+When the whole picture does not fit, `plan` cuts the loss evaluation into tiles (brushwork.tiles)
+whose crops fit in what the picture-sized buffers leave, shrinking L-BFGS's history first.
 """
 
 from __future__ import annotations
@@ -14,19 +18,94 @@ import subprocess
 import sys
 from pathlib import Path
 
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
 import torch
 
 from .images import MIN_SIDE, fit_size
+from .tiles import channels, factor, halo
 
-BYTES_PER_PIXEL = {"cpu": 3600, "cuda": 2600, "mps": 3600}  # fp32; bf16 about halves cuda's
+# One forward and backward pass of VGG-19 to relu5_1, per pixel it sees (fp32; bf16 about halves
+# cuda's). Measured 2300 on this project's CPU (benchmarks/large.py), 2000 on CUDA.
+NET_BYTES_PER_PIXEL = {"cpu": 2500, "cuda": 2200, "mps": 2500}
 FIXED_BYTES = {"cpu": 700 * 2**20, "cuda": 400 * 2**20, "mps": 700 * 2**20}
+# Picture-sized buffers besides L-BFGS's history: the picture, its gradient, the evaluated and the
+# best picture, the photo, the optimiser's last gradient and direction, transients.
+PICTURE_BUFFERS = 10
+# L-BFGS pairs kept: 20 when they fit, fewer for a picture too large for them. Fewer pairs cost
+# a little convergence per step; tiles that are too small cost far more (each crop's halo).
+HISTORIES = (20, 10, 5, 3)
+HISTORY_SHARE = 0.4  # a tiled run gives L-BFGS's history at most this share of its memory
+MIN_TILE = 128  # below this the halo (80 px a side) would cost more than the tile itself
 MAX_AUTO_SIZE = 2048  # --size auto never goes beyond this: past it, runs take hours
 SMALLEST_SIZE = MIN_SIDE  # the --size minimum: never suggest less
+DEFAULT_LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run of one size uses memory."""
+
+    tile: int | None  # side of the tiles the loss is evaluated in; None: the picture whole
+    history: int  # L-BFGS pairs kept
+    need: int  # estimated peak bytes
+    budget: int | None  # what it may use (free memory or --max-memory); None: unknown
+
+    @property
+    def fits(self) -> bool:
+        return self.budget is None or self.need <= self.budget
+
+
+def budget_bytes(device: torch.device, max_memory_gb: float | None = None) -> int | None:
+    """What a run may use: 90% of the device's free memory, capped at --max-memory."""
+    free = available_bytes(device)
+    budget = None if free is None else int(free * 0.9)
+    if max_memory_gb is not None:
+        cap = int(max_memory_gb * 2**30)
+        budget = cap if budget is None else min(budget, cap)
+    return budget
+
+
+def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
+         channels_in: int = 3, layers: Sequence[str] = DEFAULT_LAYERS,
+         content_layers: Sequence[str] = ("relu4_2",), tile: int | None = None,
+         budget: int | None = None) -> Plan:
+    """The memory plan of a width x height scale: untiled when it fits in `budget`, else tiles as
+    large as fit. `tile` forces a tile side (0: never tile). The plan may not fit (`fits`)."""
+    net = NET_BYTES_PER_PIXEL.get(device.type, 2500) * (0.55 if bf16 else 1.0)
+    fixed = FIXED_BYTES.get(device.type, 700 * 2**20)
+    pixels = width * height
+    targets = sum(4 * channels(k) * (height // factor(k)) * (width // factor(k))
+                  for k in content_layers)
+
+    def buffers(history: int) -> int:
+        return 4 * channels_in * (PICTURE_BUFFERS + 2 * history) * pixels
+
+    def untiled(history: int) -> int:
+        return int(fixed + net * pixels + buffers(history) + targets)
+
+    whole = tile == 0 or (tile is not None and tile >= max(width, height)) or (
+        tile is None and (budget is None or untiled(HISTORIES[1]) <= budget))
+    if whole:  # the longest history that fits (a 10-pair history beats cutting into tiles)
+        history = next((m for m in HISTORIES if budget is None or untiled(m) <= budget),
+                       HISTORIES[-1])
+        return Plan(None, history, untiled(history), budget)
+    margin, grid = halo(layers)
+    room = math.inf if budget is None else budget - fixed - targets
+    history = next((m for m in HISTORIES if buffers(m) <= HISTORY_SHARE * room), HISTORIES[-1])
+    if tile is None:  # the largest tile whose crop fits in what is left
+        side = math.sqrt(max(0.0, room - buffers(history)) / net) - 2 * margin
+        tile = max(MIN_TILE, int(side // grid) * grid)
+    tile = math.ceil(tile / grid) * grid
+    crop = min(width, tile + 2 * margin) * min(height, tile + 2 * margin)
+    return Plan(tile, history, int(fixed + net * crop + buffers(history) + targets), budget)
 
 
 def estimate_bytes(width: int, height: int, device: torch.device, bf16: bool = False) -> int:
-    per_px = BYTES_PER_PIXEL.get(device.type, 3600) * (0.55 if bf16 else 1.0)
-    return int(FIXED_BYTES.get(device.type, 700 * 2**20) + per_px * width * height)
+    """The memory a default run of width x height needs untiled."""
+    return plan(width, height, device, bf16=bf16, tile=0).need
 
 
 def available_bytes(device: torch.device) -> int | None:
@@ -67,18 +146,21 @@ def _cpu_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
         return None
 
 
-def largest_size(width: int, height: int, device: torch.device, bf16: bool = False) -> int | None:
-    """The largest longer side (a multiple of 16, at least the smallest size a run takes) whose
-    run fits in what `device` has free; None when not even that fits."""
-    free = available_bytes(device)
-    if free is None:
+def largest_size(width: int, height: int, device: torch.device, bf16: bool = False, *,
+                 tile: int | None = 0, max_memory_gb: float | None = None,
+                 limit: int = MAX_AUTO_SIZE) -> int | None:
+    """The largest longer side (a multiple of 16, at least the smallest size a run takes, at
+    most `limit`) whose run fits in what `device` has free; None when not even that fits.
+    `tile=None` lets the run tile, 0 counts untiled runs only."""
+    budget = budget_bytes(device, max_memory_gb)
+    if budget is None:
         return None
-    lo, hi = 0, MAX_AUTO_SIZE
+    lo, hi = 0, limit
     while lo < hi:
         mid = (lo + hi + 16) // 32 * 16
         if mid <= lo:
             break
-        if estimate_bytes(*fit_size(width, height, mid), device, bf16) <= free * 0.9:
+        if plan(*fit_size(width, height, mid), device, bf16=bf16, tile=tile, budget=budget).fits:
             lo = mid
         else:
             hi = mid - 16

@@ -95,6 +95,14 @@ class Settings:
     device: str = field(default="auto", metadata=_opt(
         "auto picks cuda, then mps, then cpu", choices=("auto", "cpu", "cuda", "mps"),
         pattern="cuda:N", group="advanced"))
+    tile: int | None = field(default=None, metadata=_opt(
+        "side in pixels of the tiles a large picture's loss is computed in, exactly (the same "
+        "picture as untiled, in less memory); unset: tiles only when the picture would not fit; "
+        "0: never tile", min=0, max=8192, group="advanced"))
+    max_memory: float | None = field(default=None, metadata=_opt(
+        "memory the run may use in GB, e.g. 4 or 4GB (RAM on a CPU, GPU memory on CUDA): larger "
+        "pictures are computed in tiles to stay within it; unset: 90% of what the device has free",
+        min=0.25, max=1e6, group="advanced"))
     content_layers: tuple[str, ...] = field(default=PAPER_CONTENT_LAYERS, metadata=_opt(
         "VGG-19 layers of the content loss: reluB_I after the ReLU (the paper's 'conv4_2' is "
         "relu4_2, Caffe's in-place ReLU), convB_I before it", group="layers"))
@@ -182,9 +190,12 @@ def _validate(s: Settings) -> None:
     object.__setattr__(s, "size", int(s.size))
     object.__setattr__(s, "steps", int(s.steps))
     object.__setattr__(s, "seed", int(s.seed))
-    if s.scales is not None:
-        check_number("scales", s.scales, integer=True)
-        object.__setattr__(s, "scales", int(s.scales))
+    for name in ("scales", "tile"):
+        if getattr(s, name) is not None:
+            check_number(name, getattr(s, name), integer=True)
+            object.__setattr__(s, name, int(getattr(s, name)))
+    if s.max_memory is not None:
+        check_number("max_memory", s.max_memory, integer=False)
     for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
         check_number(name, getattr(s, name), integer=False)
     if s.lr is not None:

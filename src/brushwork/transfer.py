@@ -18,10 +18,11 @@ from typing import Callable, Iterator, Mapping, Sequence, Union
 import torch
 from PIL import Image
 
-from . import color, examples, images, memory, optim
+from . import color, examples, images, memory, optim, tiles
 from .device import resolve_device
 from .errors import DeviceError, DivergenceError, InputError
-from .losses import content_loss, gram, relative_style_loss, style_loss, tv_loss
+from .losses import gram_loss, relative_gram_loss
+from .objective import Objective
 from .settings import Settings, flag
 from .vgg import VGG19Features
 from .weights import load_weights
@@ -39,9 +40,6 @@ STEP_DECAY = 0.6
 # steps. Without the cap, 480 steps at 512 px gave the full size 88 of them and a worse picture
 # than one scale in the same time (docs/performance.md, time to quality).
 COARSE_STEPS_MAX = 64
-# L-BFGS keeps 2 x this many image-sized vectors: 20 is plenty for the curvature and keeps a
-# 1024 px run's history at 0.4 GB (100, torch's default, would be 1.9 GB).
-LBFGS_HISTORY = 20
 # L-BFGS steps rejected in a row (each ten times shorter than the last) before a run gives up.
 MAX_REJECTIONS = 6
 # Style layer weights by VGG block when the user gives none. The paper weighs its five layers
@@ -75,6 +73,7 @@ class Step:
     _terms: Mapping[str, torch.Tensor] = field(repr=False)
     _render: Callable[[], Image.Image] = field(repr=False)
     _render_best: Callable[[], Image.Image] = field(repr=False)
+    tiles: int = 1  # how many tiles the picture's loss was computed in (1: whole)
 
     @property
     def losses(self) -> dict[str, float]:
@@ -157,7 +156,8 @@ def _as_image(x: ImageLike, role: str) -> Image.Image:
 
 def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  settings: Settings | None = None, *, model: VGG19Features | None = None,
-                 resume: tuple[int, Image.Image] | None = None) -> Iterator[Step]:
+                 resume: tuple[int, Image.Image] | None = None,
+                 tile_progress: bool = False) -> Iterator[Step]:
     """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
 
     All input checks happen here, before any work; the model loads when iteration starts
@@ -167,6 +167,11 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 
     `resume=(steps_done, image)` continues an interrupted run of the same settings: the steps
     before `steps_done` are skipped and `image` (an intermediate) takes the place of the picture.
+
+    A picture too large for the device's memory (or `settings.max_memory`) has its loss computed
+    in tiles (brushwork.tiles): the same picture, more slowly. With `tile_progress=True` the
+    iterator also yields a `tiles.Progress` for each tile done within a step, for a progress
+    display on steps that take minutes.
     """
     settings = settings or Settings()
     content_im = _as_image(content, "content image")
@@ -189,12 +194,16 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         raise InputError(flag("precision"), f"bf16 runs on CUDA only, not on {device.type}",
                          "use --precision fp32")
     w, h = images.fit_size(*content_im.size, settings.size)
-    need, free = memory.estimate_bytes(w, h, device, bf16), memory.available_bytes(device)
-    if free is not None and need > free:
-        fits = memory.largest_size(*content_im.size, device, bf16)
-        raise InputError(flag("size"), f"{w}x{h} needs about {need / 2**30:.1f} GB but {device} "
-                         f"has {free / 2**30:.1f} GB free",
-                         f"use --size {fits}" if fits else "free some memory or use a smaller size")
+    mem = _memory_plan((w, h), settings, device, memory.budget_bytes(device, settings.max_memory))
+    if not mem.fits:
+        fits = memory.largest_size(*content_im.size, device, bf16, tile=settings.tile,
+                                   max_memory_gb=settings.max_memory, limit=settings.size)
+        how = "even in tiles" if mem.tile else "untiled"
+        has = (f"--max-memory allows {settings.max_memory:g} GB" if settings.max_memory else
+               f"{device} has {mem.budget / 0.9 / 2**30:.1f} GB free")
+        raise InputError(flag("size"), f"{w}x{h} needs about {mem.need / 2**30:.1f} GB {how} "
+                         f"but {has}", f"use --size {fits}" if fits else
+                         "free some memory, raise --max-memory or use a smaller size")
     if model is not None:
         missing = set(settings.content_layers) | set(settings.style_layers)
         missing -= set(model.layers)
@@ -203,7 +212,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     if resume is not None and not 0 <= resume[0] < settings.steps:
         raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
                          "there is nothing left to do; start a new run")
-    return _run(content_im, style_ims, init_im, settings, device, model, resume)
+    return _run(content_im, style_ims, init_im, settings, device, model, resume, tile_progress)
 
 
 def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
@@ -212,18 +221,20 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     last = None
     for last in iter_stylize(content, styles, settings, **kwargs):
         pass
+    assert isinstance(last, Step)
     assert last is not None  # steps >= 1 is validated
     return last.best_image()
 
 
 def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
          s: Settings, device: torch.device, model: VGG19Features | None,
-         resume: tuple[int, Image.Image] | None) -> Iterator[Step]:
+         resume: tuple[int, Image.Image] | None, tile_progress: bool) -> Iterator[Step]:
     try:
-        yield from _steps(content_im, style_ims, init_im, s, device, model, resume)
+        yield from _steps(content_im, style_ims, init_im, s, device, model, resume, tile_progress)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
-        fits = memory.largest_size(*content_im.size, device, s.precision == "bf16")
+        fits = memory.largest_size(*content_im.size, device, s.precision == "bf16", tile=s.tile,
+                                   max_memory_gb=s.max_memory, limit=s.size - 16)
         raise DeviceError(f"--size {s.size}: {device} ran out of memory; "
                           + (f"use --size {fits}" if fits else "close other GPU programs or "
                              "use a smaller --size")) from None
@@ -231,13 +242,13 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
 
 def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
            s: Settings, device: torch.device, model: VGG19Features | None,
-           resume: tuple[int, Image.Image] | None) -> Iterator[Step]:
+           resume: tuple[int, Image.Image] | None,
+           tile_progress: bool = False) -> Iterator[Step | tiles.Progress]:
     if model is None:
         model = load_model(s, device)
     blend = torch.tensor(s.style_blend or [1.0] * len(style_ims), dtype=torch.float64)
     blend = (blend / blend.sum()).tolist()
-    layer_w = _layer_weights(s.style_layer_weights, s.style_layers)
-    layer_loss = relative_style_loss if s.style_norm == "relative" else style_loss
+    layer_w = dict(zip(s.style_layers, _layer_weights(s.style_layer_weights, s.style_layers)))
     luminance_only = s.preserve_color == "luminance"
     bf16 = s.precision == "bf16"
     plan = plan_scales(*content_im.size, s)
@@ -245,6 +256,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
     gen = torch.Generator().manual_seed(s.seed)
     step_no = 0
     x: torch.Tensor | None = None
+    budget = memory.budget_bytes(device, s.max_memory)
 
     # What VGG sees: the RGB picture, or the luminance repeated to three channels.
     as_rgb = _grey_to_rgb if luminance_only else _identity
@@ -258,10 +270,17 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                 continue
             steps_here = step_no + sc.steps - done
             step_no = done
+        # Each scale is planned on its own: the coarse ones that fit run whole, and only those
+        # that do not are cut into tiles (the same loss and gradient, in less memory).
+        mem = _memory_plan(sc.size, s, device, budget)
+        cut = tiles.plan(*sc.size, mem.tile, _layers(s))
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         content_in = color.luminance(content) if luminance_only else content
-        content_targets, style_targets = _targets(model, s, content, content_in, style_ims,
-                                                  blend, sc.size, as_rgb)
+        objective = Objective(
+            *_targets(model, s, content, content_in, style_ims, blend, sc.size, as_rgb, mem.tile),
+            content_weight=s.content_weight, style_weight=s.style_weight, layer_weights=layer_w,
+            tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=bf16,
+            gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss)
         if resume is not None:  # the saved picture, at this scale's size
             x = _start_from(resume[1], sc.size, luminance_only, device)
             resume = None
@@ -270,29 +289,8 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         x.requires_grad_(True)
         # One loss evaluation per step for both optimisers; L-BFGS's history starts afresh at
         # each scale (the old pairs describe another image size).
-        opt = (optim.LBFGS(x, s.learning_rate, LBFGS_HISTORY) if s.optimizer == "lbfgs"
+        opt = (optim.LBFGS(x, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
                else optim.Adam(x, s.learning_rate))
-
-        def loss_terms(image: torch.Tensor, content_targets=content_targets,
-                       style_targets=style_targets) -> dict[str, torch.Tensor]:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                feats = model(as_rgb(image))
-            if bf16:  # Gram matrices and losses in fp32: bf16 sums lose the small differences
-                feats = {k: v.float() for k, v in feats.items()}
-            # All weighting happens here, in one place.
-            parts = {}
-            if s.content_weight > 0:
-                parts["content"] = s.content_weight * sum(
-                    content_loss(feats[k], content_targets[k]) for k in s.content_layers)
-            if s.style_weight > 0:
-                parts["style"] = s.style_weight * sum(
-                    w * layer_loss(feats[k], style_targets[k])
-                    for w, k in zip(layer_w, s.style_layers, strict=True))
-            if s.tv_weight > 0:
-                parts["tv"] = s.tv_weight * tv_loss(image)
-            return {**parts, "total": sum(parts.values())}
-
-        closure, terms = _closure(x, loss_terms)
 
         def render(picture: torch.Tensor, content=content) -> Image.Image:
             with torch.no_grad():
@@ -305,7 +303,17 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             # cuDNN picks the fastest convolution for the fixed size of this scale; scoped to
             # the step so the caller's process settings are left as they were.
             with torch.backends.cudnn.flags(enabled=True, benchmark=device.type == "cuda"):
-                opt.step(closure)
+                evaluation = tiles.evaluate(model, objective, x, cut)
+                while True:  # the tiles' progress, then the terms
+                    try:
+                        progress = next(evaluation)
+                    except StopIteration as done:
+                        terms = done.value
+                        break
+                    if tile_progress:
+                        yield progress
+                # Both optimisers evaluate once, first: the gradient is already in x.grad.
+                opt.step(lambda: terms["total"])
             step_no += 1
             loss = float(terms["total"])
             if loss < best_loss:  # False for NaN
@@ -321,8 +329,21 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                 with torch.no_grad():
                     x.clamp_(0, 1)
             yield Step(step_no, total, scale_no, len(plan), sc.size, best_step, dict(terms),
-                       partial(render, evaluated), partial(render, best_x))
+                       partial(render, evaluated), partial(render, best_x), len(cut))
         x = best_x  # the next scale starts from this scale's best picture
+        del opt, objective
+
+
+def _layers(s: Settings) -> list[str]:
+    return list(dict.fromkeys([*s.content_layers, *s.style_layers]))
+
+
+def _memory_plan(size: tuple[int, int], s: Settings, device: torch.device,
+                 budget: int | None) -> memory.Plan:
+    return memory.plan(*size, device, bf16=s.precision == "bf16",
+                       channels_in=1 if s.preserve_color == "luminance" else 3,
+                       layers=_layers(s), content_layers=s.content_layers, tile=s.tile,
+                       budget=budget)
 
 
 def _layer_weights(weights: Sequence[float], layers: Sequence[str]) -> list[float]:
@@ -345,39 +366,34 @@ def _grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
              style_ims: list[Image.Image], blend: list[float], size: tuple[int, int],
-             as_rgb: Callable[[torch.Tensor], torch.Tensor]):
-    """Content features and blended style Grams for one scale, computed once.
+             as_rgb: Callable[[torch.Tensor], torch.Tensor], tile: int | None):
+    """Content features and blended style Grams for one scale, computed once (in tiles of side
+    `tile` when the scale is tiled: a large photo or painting goes through the network the way
+    the picture does).
 
     Several styles blend into one target Gram per layer: sum_i b_i |G - A_i|^2 has the gradient
     of |G - sum_i b_i A_i|^2 when the b_i sum to 1, so blending costs nothing per step.
     """
-    content_targets = {k: v for k, v in model(as_rgb(content_in)).items() if k in s.content_layers}
-    style_targets = {layer: torch.zeros(()) for layer in s.style_layers}
+    layers = _layers(s)
+    _, content_targets = tiles.features(model, content_in, tiles.plan(*size, tile, layers), (),
+                                        s.content_layers if s.content_weight > 0 else (), as_rgb)
+    style_targets = {layer: torch.zeros((), device=content.device) for layer in s.style_layers}
+    if s.style_weight == 0:
+        return content_targets, {}
     for b, style_im in zip(blend, style_ims, strict=True):
         style = _style_tensor(style_im, size, s.style_scale, content.device)
         if s.preserve_color == "histogram":
             style = color.match_histogram(style, content)
         elif s.preserve_color == "luminance":
             style = color.match_luminance(color.luminance(style), content_in)
-        feats = model(as_rgb(style))
+        # A painting is cut like the picture when the picture is cut; a painting larger than a
+        # picture that runs whole (a large --style-scale) gets tiles of the picture's size.
+        side = tile or max(size)
+        grams, _ = tiles.features(model, style, tiles.plan(*style.shape[-1:-3:-1], side, layers),
+                                  s.style_layers, (), as_rgb)
         for layer in s.style_layers:
-            style_targets[layer] = style_targets[layer] + b * gram(feats[layer])
+            style_targets[layer] = style_targets[layer] + b * grams[layer]
     return content_targets, style_targets
-
-
-def _closure(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]]):
-    """The optimiser's closure for `x`, and the dict where it leaves the last loss terms."""
-    terms: dict[str, torch.Tensor] = {}
-
-    def closure() -> torch.Tensor:
-        x.grad = None
-        parts = loss_terms(x)
-        parts["total"].backward()
-        terms.clear()
-        terms.update({k: v.detach() for k, v in parts.items()})
-        return parts["total"]
-
-    return closure, terms
 
 
 def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,

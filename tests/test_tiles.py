@@ -1,0 +1,120 @@
+"""Exact tiling: the loss and gradient computed tile by tile are the whole picture's."""
+
+import pytest
+import torch
+
+import brushwork
+from brushwork import images, memory, tiles, transfer
+from brushwork.losses import content_loss, gram, relative_gram_loss, style_loss, tv_loss
+from brushwork.objective import Objective
+from brushwork.settings import Settings
+
+
+def test_the_halo_is_worked_out_from_the_network():
+    assert tiles.halo(["relu5_1"]) == (80, 16)  # 5 spoilt positions of 16 pixels
+    assert tiles.halo(["relu4_2"]) == (40, 8)
+    assert tiles.halo(["relu1_1"]) == (1, 1)
+    assert tiles.halo(["relu1_1", "pool5"]) == (128, 32)  # 4 positions of 32, on pool5's grid
+    assert tiles.factor("relu3_1") == 4 and tiles.channels("relu3_1") == 256
+    assert tiles.channels("pool4") == 512 and tiles.factor("pool4") == 16
+
+
+def test_tiles_cover_the_picture_once_on_the_pooling_grid():
+    cut = tiles.plan(300, 229, 96, ["relu5_1"])
+    covered = torch.zeros(229, 300, dtype=torch.int32)
+    for t in cut:
+        covered[t.y0:t.y1, t.x0:t.x1] += 1
+        assert t.y0 % 16 == 0 and t.x0 % 16 == 0 and t.cy0 % 16 == 0 and t.cx0 % 16 == 0
+        assert t.cy0 == max(0, t.y0 - 80) and t.cx1 == min(300, t.x1 + 80)
+    assert covered.eq(1).all() and len(cut) > 4
+    assert tiles.plan(300, 229, None, ["relu5_1"]) == tiles.plan(300, 229, 512, ["relu5_1"])
+
+
+def _objective(model, s: Settings, photo, painting, size, luminance=False):
+    as_rgb = transfer._grey_to_rgb if luminance else transfer._identity
+    content = images.to_tensor(images.resize(photo, size))
+    content_in = brushwork.color.luminance(content) if luminance else content
+    targets = transfer._targets(model, s, content, content_in, [painting], [1.0], size, as_rgb, None)
+    weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))
+    return Objective(*targets, content_weight=s.content_weight, style_weight=s.style_weight,
+                     layer_weights=weights, tv_weight=s.tv_weight, as_rgb=as_rgb,
+                     gram_loss=relative_gram_loss), content_in
+
+
+def _evaluate(model, objective, x, cut):
+    run = tiles.evaluate(model, objective, x, cut)
+    seen = []
+    while True:
+        try:
+            seen.append(next(run))
+        except StopIteration as done:
+            return done.value, x.grad.clone(), seen
+
+
+@pytest.mark.parametrize("size,pooling,luminance", [((300, 229), "avg", False),
+                                                     ((256, 192), "max", True)])
+def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling, luminance):
+    s = Settings(pooling=pooling, preserve_color="luminance" if luminance else "none")
+    model = transfer.load_model(s)
+    objective, start = _objective(model, s, photo, painting, size, luminance)
+    g = torch.Generator().manual_seed(0)
+    x = (start + 0.1 * torch.randn(start.shape, generator=g)).clamp(0, 1).requires_grad_(True)
+
+    # The reference: plain autograd through the whole picture, written out independently.
+    feats = model(objective.as_rgb(x))
+    loss = (s.content_weight * content_loss(feats["relu4_2"], objective.content_targets["relu4_2"])
+            + s.style_weight * sum(objective.layer_weights[k] * relative_gram_loss(
+                gram(feats[k]), objective.style_targets[k]) for k in s.style_layers)
+            + s.tv_weight * tv_loss(x))
+    want = torch.autograd.grad(loss, x)[0]
+
+    whole_terms, whole, none = _evaluate(model, objective, x, tiles.plan(*size, None, model.layers))
+    cut = tiles.plan(*size, 64, model.layers)
+    terms, tiled, progress = _evaluate(model, objective, x, cut)
+    assert none == [] and len(cut) >= 12
+    assert [(p.phase, p.tile) for p in progress] == (
+        [("gram", i) for i in range(1, len(cut) + 1)] + [("gradient", i) for i in range(1, len(cut) + 1)])
+    for got in (whole, tiled):
+        assert float((got - want).norm() / want.norm()) <= 1e-4
+    assert float(terms["total"]) == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert float(whole_terms["total"]) == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert set(terms) == {"content", "style", "tv", "total"}
+
+
+def test_ten_tiled_steps_paint_the_untiled_picture(model, photo, painting):
+    s = Settings(size=256, steps=10, scales=1)
+    whole = brushwork.stylize(photo, painting, s, model=model)
+    steps = list(brushwork.iter_stylize(photo, painting, s.replace(tile=128), model=model,
+                                        tile_progress=True))
+    tiled = steps[-1].best_image()
+    diff = (images.to_tensor(whole) - images.to_tensor(tiled)).abs().mean()
+    assert float(diff) <= 1 / 255
+    assert steps[-1].tiles == 4
+    assert any(isinstance(p, tiles.Progress) for p in steps)
+    # and a run that stayed whole moved the picture: the comparison is not of two photos
+    assert float((images.to_tensor(whole) - images.to_tensor(images.resize(photo, whole.size))
+                  ).abs().mean()) > 5 / 255
+
+
+def test_a_large_painting_gets_the_same_grams_in_tiles(model, painting):
+    big = images.to_tensor(images.resize(painting, (300, 229)))
+    layers = ["relu1_1", "relu3_1", "relu5_1"]
+    whole, _ = tiles.features(model, big, tiles.plan(300, 229, None, layers), layers, ())
+    cut, _ = tiles.features(model, big, tiles.plan(300, 229, 64, layers), layers, ())
+    for k in layers:
+        torch.testing.assert_close(cut[k], whole[k], rtol=1e-4, atol=1e-6)
+        assert float(style_loss(model(big)[k], whole[k])) < 1e-9
+
+
+def test_the_memory_plan_tiles_only_what_does_not_fit():
+    cpu = torch.device("cpu")
+    budget = 8 * 2**30
+    small = memory.plan(1024, 768, cpu, budget=budget)
+    large = memory.plan(4096, 3072, cpu, budget=budget)
+    assert small.tile is None and small.history == 20
+    assert large.tile is not None and large.fits and large.history < 20
+    assert large.need <= budget
+    # a forced tile side and a refusal to tile are honoured
+    assert memory.plan(1024, 768, cpu, budget=budget, tile=256).tile == 256
+    assert memory.plan(4096, 3072, cpu, budget=budget, tile=0).tile is None
+    assert not memory.plan(4096, 3072, cpu, budget=budget, tile=0).fits
