@@ -30,11 +30,12 @@ def worker(size: int, tile: int | None, cap: float | None, steps: int, device: s
 
     import brushwork
     from brushwork import examples, memory, transfer
+    from brushwork.device import resolve_device
     from brushwork.images import fit_size
 
     s = brushwork.Settings(size=size, steps=steps + 1, scales=1, tile=tile, max_memory=cap,
                            device=device)
-    dev = brushwork.resolve_device(device)
+    dev = resolve_device(device)
     w, h = fit_size(512, 384, size)
     plan = transfer._memory_plan((w, h), s, dev, memory.budget_bytes(dev, cap))
     times, tiles, last = [], 1, time.perf_counter()
@@ -44,7 +45,10 @@ def worker(size: int, tile: int | None, cap: float | None, steps: int, device: s
         now = time.perf_counter()
         times.append(now - last)
         last, tiles = now, st.tiles
-    out = {"w": w, "h": h, "tiles": tiles, "tile": plan.tile, "history": plan.history,
+    cut = brushwork.tiles.plan(w, h, transfer._layers(s), side=plan.tile, crop=plan.crop)
+    crop = max(cut, key=lambda t: t.pixels)
+    out = {"w": w, "h": h, "tiles": tiles, "crop": f"{crop.cx1 - crop.cx0}x{crop.cy1 - crop.cy0}",
+           "history": plan.history,
            "need": plan.need, "first": times[0], "per_step": sum(times[1:]) / max(1, steps)}
     if dev.type == "cuda":
         out["cuda_peak"] = torch.cuda.max_memory_allocated(dev)
@@ -87,7 +91,7 @@ def main() -> None:
                 continue
             peak = r.get("cuda_peak", r["rss"])
             us = r["per_step"] / (r["w"] * r["h"]) * 1e6
-            mode = "whole" if r["tiles"] == 1 else f"{r['tiles']} tiles of {r['tile']}"
+            mode = "whole" if r["tiles"] == 1 else f"{r['tiles']} tiles, crops up to {r['crop']}"
             if r["tiles"] == 1:
                 whole[size] = us
             ratio = f"{us / whole[size]:.2f}x" if size in whole and r["tiles"] > 1 else ""

@@ -147,6 +147,20 @@ def test_a_stop_anywhere_gives_the_server_back(fail_at):
     assert not q.busy  # nobody in line, nobody painting: the next user can start
 
 
+def test_the_sidebar_says_when_a_large_picture_is_tiled_and_how_long_it_takes(monkeypatch):
+    import torch
+
+    from brushwork import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 8 * 2**30)
+    cpu = torch.device("cpu")
+    small, large = app_module._estimate(256, 100, cpu), app_module._estimate(4096, 1000, cpu)
+    assert "Expected time on this CPU" in small and "tiles" not in small
+    assert "tiles, the same picture" in large and " h." in large and "GPU" in large
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30 // 2)
+    assert "pick a smaller size" in app_module._estimate(8192, 120, cpu)
+
+
 def test_uploads_over_25_mb_or_40_megapixels_are_refused():
     import struct
     import zlib

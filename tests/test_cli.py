@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from brushwork import examples, images
-from brushwork.cli import main
+from brushwork.cli import build_parser, main
 
 CONTENT, STYLE = str(examples.CONTENT), str(examples.STARRY_NIGHT)
 FAST = ["--size", "48", "--steps", "3", "--device", "cpu"]
@@ -168,10 +168,28 @@ def test_resume_honours_options_that_keep_the_plan(tmp_path, capsys):
     steps = _interrupted_run(tmp_path)
     out = tmp_path / "out.png"
     code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--resume", str(steps),
-                 "--device", "cpu", "--save-every", "1", "--save-dir", str(steps)])
+                 "--device", "cpu", "--save-every", "1", "--save-dir", str(steps),
+                 "--tile", "32", "--max-memory", "3GB"])
     assert code == 0, capsys.readouterr().err
     assert (steps / "out-step00003.png").exists()  # --save-every 1 was honoured
-    assert images.read_metadata(out)["steps_done"] == 4
+    record = images.read_metadata(out)
+    assert record["steps_done"] == 4
+    assert record["settings"]["tile"] == 32 and record["settings"]["max_memory"] == 3.0
+
+
+@pytest.mark.parametrize("text,gb", [("4", 4.0), ("4GB", 4.0), ("4.5g", 4.5), ("512MB", 0.5)])
+def test_max_memory_takes_gigabytes_with_or_without_a_unit(text, gb):
+    args = build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "-o", "o.png",
+                                      "--max-memory", text])
+    assert args.max_memory == gb
+
+
+def test_a_bad_memory_cap_is_one_line(capsys):
+    code = main(["stylize", CONTENT, STYLE, "-o", "o.png", "--max-memory", "lots"])
+    err = _one_line_error(capsys, code, "invalid memory size 'lots'")
+    assert "4GB" in err
+    code = main(["stylize", CONTENT, STYLE, "-o", "o.png", "--max-memory", "0.01"])
+    _one_line_error(capsys, code, "--max-memory: must be from 0.25")
 
 
 @pytest.mark.parametrize("option", [["--steps", "9"], ["--style-weight", "3"], ["--seed", "4"]])

@@ -20,21 +20,32 @@ def test_the_halo_is_worked_out_from_the_network():
 
 
 def test_tiles_cover_the_picture_once_on_the_pooling_grid():
-    cut = tiles.plan(300, 229, 96, ["relu5_1"])
+    cut = tiles.plan(300, 229, ["relu5_1"], side=96)
     covered = torch.zeros(229, 300, dtype=torch.int32)
     for t in cut:
         covered[t.y0:t.y1, t.x0:t.x1] += 1
         assert t.y0 % 16 == 0 and t.x0 % 16 == 0 and t.cy0 % 16 == 0 and t.cx0 % 16 == 0
         assert t.cy0 == max(0, t.y0 - 80) and t.cx1 == min(300, t.x1 + 80)
     assert covered.eq(1).all() and len(cut) > 4
-    assert tiles.plan(300, 229, None, ["relu5_1"]) == tiles.plan(300, 229, 512, ["relu5_1"])
+    assert tiles.plan(300, 229, ["relu5_1"]) == tiles.plan(300, 229, ["relu5_1"], side=512)
+    assert len(tiles.plan(300, 229, ["relu5_1"], crop=300 * 229)) == 1
+
+
+def test_the_cheapest_cut_within_a_crop_size_is_chosen():
+    layers = ["relu4_2", "relu5_1"]
+    cut = tiles.plan(1024, 768, layers, crop=(464 + 160) ** 2)
+    assert max(t.pixels for t in cut) <= (464 + 160) ** 2
+    squares = tiles.plan(1024, 768, layers, side=464)  # 3 x 2 near-squares
+    assert len(cut) == 4 < len(squares)
+    assert sum(t.pixels for t in cut) < sum(t.pixels for t in squares)
 
 
 def _objective(model, s: Settings, photo, painting, size, luminance=False):
     as_rgb = transfer._grey_to_rgb if luminance else transfer._identity
     content = images.to_tensor(images.resize(photo, size))
     content_in = brushwork.color.luminance(content) if luminance else content
-    targets = transfer._targets(model, s, content, content_in, [painting], [1.0], size, as_rgb, None)
+    whole = memory.Plan(None, None, 1, 20, 0, None)
+    targets = transfer._targets(model, s, content, content_in, [painting], [1.0], size, as_rgb, whole)
     weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))
     return Objective(*targets, content_weight=s.content_weight, style_weight=s.style_weight,
                      layer_weights=weights, tv_weight=s.tv_weight, as_rgb=as_rgb,
@@ -68,8 +79,8 @@ def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling
             + s.tv_weight * tv_loss(x))
     want = torch.autograd.grad(loss, x)[0]
 
-    whole_terms, whole, none = _evaluate(model, objective, x, tiles.plan(*size, None, model.layers))
-    cut = tiles.plan(*size, 64, model.layers)
+    whole_terms, whole, none = _evaluate(model, objective, x, tiles.plan(*size, model.layers))
+    cut = tiles.plan(*size, model.layers, side=64)
     terms, tiled, progress = _evaluate(model, objective, x, cut)
     assert none == [] and len(cut) >= 12
     assert [(p.phase, p.tile) for p in progress] == (
@@ -99,8 +110,8 @@ def test_ten_tiled_steps_paint_the_untiled_picture(model, photo, painting):
 def test_a_large_painting_gets_the_same_grams_in_tiles(model, painting):
     big = images.to_tensor(images.resize(painting, (300, 229)))
     layers = ["relu1_1", "relu3_1", "relu5_1"]
-    whole, _ = tiles.features(model, big, tiles.plan(300, 229, None, layers), layers, ())
-    cut, _ = tiles.features(model, big, tiles.plan(300, 229, 64, layers), layers, ())
+    whole, _ = tiles.features(model, big, tiles.plan(300, 229, layers), layers, ())
+    cut, _ = tiles.features(model, big, tiles.plan(300, 229, layers, side=64), layers, ())
     for k in layers:
         torch.testing.assert_close(cut[k], whole[k], rtol=1e-4, atol=1e-6)
         assert float(style_loss(model(big)[k], whole[k])) < 1e-9
@@ -111,10 +122,10 @@ def test_the_memory_plan_tiles_only_what_does_not_fit():
     budget = 8 * 2**30
     small = memory.plan(1024, 768, cpu, budget=budget)
     large = memory.plan(4096, 3072, cpu, budget=budget)
-    assert small.tile is None and small.history == 20
-    assert large.tile is not None and large.fits and large.history < 20
+    assert not small.tiled and small.history == 20
+    assert large.tiled and large.crop and large.fits and large.history < 20
     assert large.need <= budget
     # a forced tile side and a refusal to tile are honoured
-    assert memory.plan(1024, 768, cpu, budget=budget, tile=256).tile == 256
-    assert memory.plan(4096, 3072, cpu, budget=budget, tile=0).tile is None
+    assert memory.plan(1024, 768, cpu, budget=budget, tile=256).tiles == 12
+    assert not memory.plan(4096, 3072, cpu, budget=budget, tile=0).tiled
     assert not memory.plan(4096, 3072, cpu, budget=budget, tile=0).fits

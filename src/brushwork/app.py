@@ -272,14 +272,14 @@ def _estimate(size, steps, device) -> str | None:
         per_px = 2.6 / (512 * 384)
         scales = plan_scales(4, 3, Settings(size=size, steps=steps))
         secs = 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in scales)
-        secs *= TILED_COST if plan.tile else 1.0
+        secs *= TILED_COST if plan.tiled else 1.0
         when = (f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min" if secs < 5400
                 else f"{secs / 3600:.1f} h")
         notes.append(f"Expected time on this CPU: about {when}." + (
             " A GPU paints large pictures in minutes." if secs > 1800 else ""))
-    if plan.tile:
-        notes.append(f"{w}x{h} does not fit in memory whole: it is computed in tiles of "
-                     f"{plan.tile} px, the same picture, more slowly.")
+    if plan.tiled:
+        notes.append(f"{w}x{h} does not fit in memory whole: it is computed in {plan.tiles} "
+                     "tiles, the same picture, more slowly.")
     if not plan.fits:
         notes.append(f"{w}x{h} needs more memory than this machine has free; pick a smaller size.")
     return " ".join(notes) or None

@@ -25,11 +25,12 @@ from typing import Sequence
 import torch
 
 from .images import MIN_SIDE, fit_size
+from . import tiles
 from .tiles import channels, factor, halo
 
 # One forward and backward pass of VGG-19 to relu5_1, per pixel it sees (fp32; bf16 about halves
-# cuda's). Measured 2300 on this project's CPU (benchmarks/large.py), 2000 on CUDA.
-NET_BYTES_PER_PIXEL = {"cpu": 2500, "cuda": 2200, "mps": 2500}
+# cuda's). Measured on this project's CPU with benchmarks/large.py; CUDA's from earlier runs.
+NET_BYTES_PER_PIXEL = {"cpu": 2300, "cuda": 2200, "mps": 2300}
 FIXED_BYTES = {"cpu": 700 * 2**20, "cuda": 400 * 2**20, "mps": 700 * 2**20}
 # Picture-sized buffers besides L-BFGS's history: the picture, its gradient, the evaluated and the
 # best picture, the photo, the optimiser's last gradient and direction, transients.
@@ -48,10 +49,16 @@ DEFAULT_LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_
 class Plan:
     """How a run of one size uses memory."""
 
-    tile: int | None  # side of the tiles the loss is evaluated in; None: the picture whole
+    tile: int | None  # a tile side the user asked for (--tile)
+    crop: int | None  # else the most pixels a tile with its halo may have; both None: whole
+    tiles: int  # how many tiles the picture is cut into (1: whole)
     history: int  # L-BFGS pairs kept
     need: int  # estimated peak bytes
     budget: int | None  # what it may use (free memory or --max-memory); None: unknown
+
+    @property
+    def tiled(self) -> bool:
+        return self.tiles > 1
 
     @property
     def fits(self) -> bool:
@@ -91,16 +98,16 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
     if whole:  # the longest history that fits (a 10-pair history beats cutting into tiles)
         history = next((m for m in HISTORIES if budget is None or untiled(m) <= budget),
                        HISTORIES[-1])
-        return Plan(None, history, untiled(history), budget)
-    margin, grid = halo(layers)
+        return Plan(None, None, 1, history, untiled(history), budget)
+    margin, _ = halo(layers)
     room = math.inf if budget is None else budget - fixed - targets
     history = next((m for m in HISTORIES if buffers(m) <= HISTORY_SHARE * room), HISTORIES[-1])
-    if tile is None:  # the largest tile whose crop fits in what is left
-        side = math.sqrt(max(0.0, room - buffers(history)) / net) - 2 * margin
-        tile = max(MIN_TILE, int(side // grid) * grid)
-    tile = math.ceil(tile / grid) * grid
-    crop = min(width, tile + 2 * margin) * min(height, tile + 2 * margin)
-    return Plan(tile, history, int(fixed + net * crop + buffers(history) + targets), budget)
+    crop = None
+    if tile is None:  # crops as large as fit in what the buffers leave
+        crop = max((MIN_TILE + 2 * margin) ** 2, int((room - buffers(history)) / net))
+    cut = tiles.plan(width, height, layers, side=tile, crop=crop)
+    need = fixed + net * max(t.pixels for t in cut) + buffers(history) + targets
+    return Plan(tile, crop, len(cut), history, int(need), budget)
 
 
 def estimate_bytes(width: int, height: int, device: torch.device, bf16: bool = False) -> int:

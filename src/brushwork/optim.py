@@ -35,14 +35,18 @@ class LBFGS:
 
     SHRINK = 0.1
 
-    def __init__(self, x: torch.Tensor, lr: float = 1.0, history: int = 100,
+    def __init__(self, x: torch.Tensor, lr: float = 1.0, history: int = 20,
                  reject: float | None = 2.0) -> None:
         self.x, self.lr, self.history, self.reject = x, lr, history, reject
         self.best = math.inf  # the lowest loss evaluated so far
         self.rejections = 0
-        self._s: list[torch.Tensor] = []  # steps taken
-        self._y: list[torch.Tensor] = []  # the gradient changes they caused
-        self._rho: list[torch.Tensor] = []  # 1 / (y . s)
+        # The history is allocated (and its pages touched) up front: a run that cannot hold it
+        # fails at its first step, not an hour later when the history fills, and the memory a
+        # run needs shows from its first step on (benchmarks/large.py measures it so).
+        self._s = torch.zeros(history, x.numel(), dtype=x.dtype, device=x.device)  # steps taken
+        self._y = torch.zeros_like(self._s)  # the gradient changes they caused
+        self._rho = [torch.zeros(())] * history  # 1 / (y . s)
+        self._order: list[int] = []  # rows of _s and _y in use, oldest first
         self._h_diag: torch.Tensor | float = 1.0  # the initial inverse Hessian's scale
         self._prev_grad: torch.Tensor | None = None
         self._d: torch.Tensor | None = None  # the last direction
@@ -84,23 +88,23 @@ class LBFGS:
         ys = y.dot(s)
         if ys <= 1e-10:  # no positive curvature along s: the pair would spoil the estimate
             return
-        if len(self._s) == self.history:
-            del self._s[0], self._y[0], self._rho[0]
-        self._s.append(s)
-        self._y.append(y)
-        self._rho.append(1.0 / ys)
+        row = self._order.pop(0) if len(self._order) == self.history else len(self._order)
+        self._s[row].copy_(s)
+        self._y[row].copy_(y)
+        self._rho[row] = 1.0 / ys
+        self._order.append(row)
         self._h_diag = ys / y.dot(y)
 
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
         """-H g by the two-loop recursion (Nocedal and Wright, algorithm 7.4)."""
         q = g.neg()
         # The coefficients stay 0-d tensors (addcmul_ broadcasts them), so a GPU never waits here.
-        alpha = [torch.zeros(())] * len(self._s)
-        for i in range(len(self._s) - 1, -1, -1):
+        alpha = {}
+        for i in reversed(self._order):
             alpha[i] = self._s[i].dot(q) * self._rho[i]
             q.addcmul_(self._y[i], alpha[i], value=-1)
         r = q.mul_(self._h_diag)
-        for i in range(len(self._s)):
+        for i in self._order:
             beta = self._y[i].dot(r) * self._rho[i]
             r.addcmul_(self._s[i], alpha[i] - beta)
         return r

@@ -50,6 +50,9 @@ MAX_REJECTIONS = 6
 # into the photo: a portrait's face appeared in Tübingen's river. Damping the deep blocks removed
 # it on every pair of docs/quality.md and lowered the yardstick (1.07 -> 0.97 on that pair).
 DEPTH_WEIGHTS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.5, 5: 0.1}
+# Targets need no gradient: one pass without it takes about a quarter of the memory of one with
+# it (benchmarks/large.py), so their crops may be this many times larger than the picture's.
+TARGET_CROP = 3
 # The network is normalised on the bundled examples at ImageNet's usual size.
 REFERENCE_SIZE = 224
 FILTER_MEANS_FILE = Path(__file__).resolve().parent / "caffe_filter_means.pt"
@@ -198,7 +201,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     if not mem.fits:
         fits = memory.largest_size(*content_im.size, device, bf16, tile=settings.tile,
                                    max_memory_gb=settings.max_memory, limit=settings.size)
-        how = "even in tiles" if mem.tile else "untiled"
+        how = "even in tiles" if mem.tiled else "untiled"
         has = (f"--max-memory allows {settings.max_memory:g} GB" if settings.max_memory else
                f"{device} has {mem.budget / 0.9 / 2**30:.1f} GB free")
         raise InputError(flag("size"), f"{w}x{h} needs about {mem.need / 2**30:.1f} GB {how} "
@@ -273,11 +276,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         # Each scale is planned on its own: the coarse ones that fit run whole, and only those
         # that do not are cut into tiles (the same loss and gradient, in less memory).
         mem = _memory_plan(sc.size, s, device, budget)
-        cut = tiles.plan(*sc.size, mem.tile, _layers(s))
+        cut = tiles.plan(*sc.size, _layers(s), side=mem.tile, crop=mem.crop)
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         content_in = color.luminance(content) if luminance_only else content
         objective = Objective(
-            *_targets(model, s, content, content_in, style_ims, blend, sc.size, as_rgb, mem.tile),
+            *_targets(model, s, content, content_in, style_ims, blend, sc.size, as_rgb, mem),
             content_weight=s.content_weight, style_weight=s.style_weight, layer_weights=layer_w,
             tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=bf16,
             gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss)
@@ -366,16 +369,21 @@ def _grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
              style_ims: list[Image.Image], blend: list[float], size: tuple[int, int],
-             as_rgb: Callable[[torch.Tensor], torch.Tensor], tile: int | None):
-    """Content features and blended style Grams for one scale, computed once (in tiles of side
-    `tile` when the scale is tiled: a large photo or painting goes through the network the way
-    the picture does).
+             as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan):
+    """Content features and blended style Grams for one scale, computed once (in tiles when the
+    scale is tiled: a large photo or painting goes through the network the way the picture
+    does, in crops TARGET_CROP times larger, since no gradient is kept).
 
     Several styles blend into one target Gram per layer: sum_i b_i |G - A_i|^2 has the gradient
     of |G - sum_i b_i A_i|^2 when the b_i sum to 1, so blending costs nothing per step.
     """
     layers = _layers(s)
-    _, content_targets = tiles.features(model, content_in, tiles.plan(*size, tile, layers), (),
+    crop = TARGET_CROP * (mem.crop or size[0] * size[1])
+
+    def cut(image: torch.Tensor) -> list[tiles.Tile]:
+        return tiles.plan(image.shape[-1], image.shape[-2], layers, side=mem.tile, crop=crop)
+
+    _, content_targets = tiles.features(model, content_in, cut(content_in), (),
                                         s.content_layers if s.content_weight > 0 else (), as_rgb)
     style_targets = {layer: torch.zeros((), device=content.device) for layer in s.style_layers}
     if s.style_weight == 0:
@@ -386,11 +394,8 @@ def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_i
             style = color.match_histogram(style, content)
         elif s.preserve_color == "luminance":
             style = color.match_luminance(color.luminance(style), content_in)
-        # A painting is cut like the picture when the picture is cut; a painting larger than a
-        # picture that runs whole (a large --style-scale) gets tiles of the picture's size.
-        side = tile or max(size)
-        grams, _ = tiles.features(model, style, tiles.plan(*style.shape[-1:-3:-1], side, layers),
-                                  s.style_layers, (), as_rgb)
+        # A painting much larger than the picture (a large --style-scale) is cut too.
+        grams, _ = tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)
         for layer in s.style_layers:
             style_targets[layer] = style_targets[layer] + b * grams[layer]
     return content_targets, style_targets
