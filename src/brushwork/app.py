@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import threading
 import time
 import typing
@@ -134,6 +135,12 @@ def main() -> None:
         for i, s in enumerate(styles):
             cols[i % len(cols)].image(s.im, caption=s.name, width=180)
 
+    # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
+    masks = None
+    if content and styles:
+        with st.expander("Regions: a different painting in each part, parts kept as the photo"):
+            masks = _regions(st, content[0], styles)
+
     # ---- settings, built from the dataclass ------------------------------------------------
     values: dict[str, typing.Any] = {}
     with st.sidebar:
@@ -169,7 +176,8 @@ def main() -> None:
             st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
 
     if start and settings is not None:
-        note = _run(st, state, run_queue(), model_for, settings, device, content[0], styles)
+        note = _run(st, state, run_queue(), model_for, settings, device, content[0], styles,
+                    masks)
         if note:
             st.success(note)
 
@@ -178,6 +186,8 @@ def main() -> None:
         latest = state.results[-1]
         st.subheader("Result")
         st.image(latest["png"], caption=latest["caption"])
+        if latest.get("photo") is not None:
+            _compare(st, latest)
         st.download_button("Download PNG (settings embedded)", latest["png"],
                            file_name=latest["file_name"], mime="image/png", key="download_latest")
         if len(state.results) > 1:
@@ -285,7 +295,8 @@ def _estimate(size, steps, device) -> str | None:
     return " ".join(notes) or None
 
 
-def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles) -> str | None:
+def _run(st, state, queue: RunQueue, model_for, settings, device, content, styles,
+         masks=None) -> str | None:
     import brushwork
     from brushwork.tiles import Progress
 
@@ -310,7 +321,8 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         history: list[float] = []
         shown = 0.0
         run = brushwork.iter_stylize(content.im, [s.im for s in styles], settings, model=model,
-                                     tile_progress=True)
+                                     tile_progress=True,
+                                     masks=[m.im for m in masks] if masks else None)
         for record in run:
             if isinstance(record, Progress):  # a large picture's step goes tile by tile
                 done = last.step if last else 0
@@ -326,7 +338,7 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
                     " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
             # Every step: cheap, and each Streamlit call is where a Stop click can land.
             state.keep_latest = functools.partial(_keep_step, state, last, settings, content,
-                                                  styles, run_id)
+                                                  styles, run_id, masks)
             progress.progress(last.step / last.total, text=text)
             now = time.monotonic()
             if now - shown > PREVIEW_SECONDS or last.step == last.total:
@@ -334,13 +346,13 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
                 picture = last.best_image()  # what the run would write if it ended now
                 # Kept at every refresh: Streamlit starts a Stop click's rerun before this
                 # run has unwound, and that rerun must already find the latest picture.
-                _keep(state, picture, settings, content, styles, last.step, run_id)
+                _keep(state, picture, settings, content, styles, last.step, run_id, masks)
                 preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
                 chart.line_chart({"total loss": history}, height=160)
         note = f"Done in {time.monotonic() - started:.0f} s."
     except brushwork.DivergenceError as e:
         note = f"{e}. Kept the best picture (step {e.step})."
-        _keep(state, e.image, settings, content, styles, e.step, run_id)
+        _keep(state, e.image, settings, content, styles, e.step, run_id, masks)
         last = None
     except brushwork.BrushworkError as e:
         st.error(str(e))
@@ -351,32 +363,152 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         # the latest picture is kept either way.
         state.pop("keep_latest", None)
         if last is not None:
-            _keep_step(state, last, settings, content, styles, run_id)
+            _keep_step(state, last, settings, content, styles, run_id, masks)
     return note
 
 
-def _keep_step(state, step, settings, content, styles, run_id: str) -> None:
-    _keep(state, step.best_image(), settings, content, styles, step.step, run_id)
+def _keep_step(state, step, settings, content, styles, run_id: str, masks=None) -> None:
+    _keep(state, step.best_image(), settings, content, styles, step.step, run_id, masks)
 
 
-def _keep(state, image, settings, content, styles, step, run_id: str) -> None:
+def _keep(state, image, settings, content, styles, step, run_id: str, masks=None) -> None:
     """Put the run's picture in this session's results, replacing its earlier one."""
     from brushwork.images import encode_image
     from brushwork.transfer import file_record, run_record
 
     record = run_record(settings, file_record(content.name, content.data),
-                        [file_record(s.name, s.data) for s in styles], steps_done=step)
+                        [file_record(s.name, s.data) for s in styles], steps_done=step,
+                        masks=[file_record(m.name, m.data) for m in masks] if masks else None)
     same = [i for i, r in enumerate(state.results) if r["id"] == run_id]
     n = same[0] + 1 if same else len(state.results) + 1
     entry = {
         "id": run_id, "png": encode_image(image, "PNG", record), "step": step,
         "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
-        "file_name": f"brushwork-{n}.png",
+        "file_name": f"brushwork-{n}.png", "photo": content.im,
     }
     if same:
         state.results[same[0]] = entry
     else:
         state.results.append(entry)
+
+
+# Region colours on the canvas: one per style (in order), and one for "keep the photo".
+PALETTE = ("#e6194b", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00acc1", "#c0ca33", "#6d4c41")
+KEEP_COLOUR = "#f5f5f5"
+PAINT_ALPHA = 0.55  # see-through enough to show the photo under the paint
+CANVAS_WIDTH = 640
+
+
+def _regions(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
+    """The region widgets: everywhere (None), painted on the photo, or uploaded masks; returns
+    one mask per style (as Inputs, so their bytes can be hashed into the record)."""
+    how = st.radio("Where the paintings go", ["Everywhere", "Paint regions", "Upload masks"],
+                   horizontal=True, key="regions_mode")
+    if how == "Everywhere":
+        return None
+    if how == "Upload masks":
+        ups = st.file_uploader(f"{len(styles)} greyscale masks, one per painting in order, white "
+                               "where it applies (any size)", accept_multiple_files=True,
+                               type=["png", "jpg", "jpeg", "webp", "bmp"], key="mask_upload")
+        masks = _load_inputs(st, ups or [], [])
+    else:
+        masks = _paint(st, content, styles)
+    if not masks:
+        return None
+    try:
+        from brushwork.regions import check_masks
+
+        check_masks([m.im for m in masks], [f"style mask {i + 1}" for i in range(len(masks))],
+                    len(styles))
+    except Exception as e:  # a BrushworkError: said in the page, the run disabled
+        st.error(str(e))
+        return None
+    st.image(_overlay(content.im, [m.im for m in masks]), width=CANVAS_WIDTH,
+             caption="The regions over the photo (uncoloured: kept as the photo)")
+    return masks
+
+
+def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except ModuleNotFoundError:
+        st.warning("Painting regions needs streamlit-drawable-canvas: "
+                   "pip install 'brushwork[app]'. Upload masks instead.")
+        return None
+    names = [f"{i + 1}: {s.name}" for i, s in enumerate(styles)] + ["keep the photo (erases)"]
+    colours = list(PALETTE[: len(styles)]) + [KEEP_COLOUR]
+    a, b, c = st.columns([2, 2, 1])
+    pick = a.selectbox("Paint with", names, key="region_brush")
+    tool = b.selectbox("Tool", ["brush", "rectangle", "polygon"], key="region_tool")
+    width = c.number_input("Brush px", 2, 200, 40, key="region_width")
+    colour = colours[names.index(pick)]
+    w = min(CANVAS_WIDTH, content.im.width)
+    h = round(w * content.im.height / content.im.width)
+    st.caption("Draw on the photo: each colour is a painting's region; undo, redo and clear are "
+               "under the canvas. Unpainted parts are kept as the photo.")
+    result = st_canvas(
+        fill_color=_rgba(colour), stroke_color=_rgba(colour), stroke_width=int(width),
+        background_image=content.im, height=h, width=w, return_image_data=True,
+        drawing_mode={"brush": "freedraw", "rectangle": "rect", "polygon": "polygon"}[tool],
+        key=f"regions_canvas_{hashlib.sha256(content.data).hexdigest()[:12]}")
+    data = result.image_data if result is not None else None
+    if data is None or not data[..., 3].any():
+        return None
+    return _masks_from_paint(data, colours[:-1], content.im.size)
+
+
+def _rgba(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i: i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {PAINT_ALPHA})"
+
+
+def _masks_from_paint(rgba, colours: list[str], size: tuple[int, int]) -> list["Input"]:
+    """One mask per style from the canvas's RGBA pixels: each painted pixel goes to the nearest
+    colour (the keep colour last); see-through paint over other paint still reads as the top
+    colour, which contributes most."""
+    import io
+
+    import numpy as np
+
+    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in
+                        [*colours, KEEP_COLOUR]], dtype=np.float32)
+    rgb = np.asarray(rgba[..., :3], dtype=np.float32)
+    painted = np.asarray(rgba[..., 3]) > 64
+    nearest = ((rgb[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
+    out = []
+    for i in range(len(colours)):
+        mask = Image.fromarray(((nearest == i) & painted).astype(np.uint8) * 255, "L")
+        mask = mask.resize(size, Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        mask.save(buf, "PNG")
+        out.append(Input(f"painted region {i + 1}.png", mask, buf.getvalue()))
+    return out
+
+
+def _overlay(photo: Image.Image, masks: list[Image.Image]) -> Image.Image:
+    """The regions in their colours over the photo."""
+    out = photo.convert("RGB")
+    for colour, mask in zip(PALETTE, masks):
+        layer = Image.new("RGB", out.size, colour)
+        alpha = mask.convert("L").resize(out.size).point(lambda v: int(v * PAINT_ALPHA))
+        out = Image.composite(layer, out, alpha)
+    return out
+
+
+def _compare(st, latest: dict) -> None:
+    """Before and after: the photo left of the slider, the picture right of it. Drawn here
+    rather than with a comparison component: the one on PyPI (streamlit-image-comparison)
+    loads its script from a CDN, which an offline server cannot reach."""
+    import io
+
+    after = Image.open(io.BytesIO(latest["png"])).convert("RGB")
+    at = st.slider("Compare with the photo: drag to uncover it", 0, 100, 0, key="compare_at")
+    if at:
+        before = latest["photo"].convert("RGB").resize(after.size)
+        x = round(after.width * at / 100)
+        shown = after.copy()
+        shown.paste(before.crop((0, 0, x, after.height)), (0, 0))
+        st.image(shown, caption=f"Photo left of {at}%, picture right")
 
 
 if __name__ == "__main__":

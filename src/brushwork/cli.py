@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("content", help="the photo")
     st.add_argument("styles", nargs="+", help="one or more style images")
     st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg or .webp)")
+    st.add_argument("--style-masks", nargs="+", metavar="MASK",
+                    help="one greyscale image per style, white where that style applies (any "
+                         "size); where no mask is white the photo is kept")
     st.add_argument("--settings-from", metavar="IMAGE",
                     help="start from the settings embedded in an earlier brushwork output")
     _add_run_options(st)
@@ -189,20 +192,24 @@ def _stylize(args: argparse.Namespace) -> int:
     content_im, content = _read_image(args.content, "content image")
     read = [_read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
     style_ims, styles = [im for im, _ in read], [rec for _, rec in read]
+    mask_ims = masks = None
+    if getattr(args, "style_masks", None):
+        read = [_read_image(m, f"style mask {i}") for i, m in enumerate(args.style_masks, start=1)]
+        mask_ims, masks = [im for im, _ in read], [rec for _, rec in read]
     if auto_size:
         settings = _auto_size(settings, content_im)
     resume = None
     if args.resume:
-        resume, saved = _find_resume_point(Path(args.resume), out, content, styles, settings)
+        resume, saved = _find_resume_point(Path(args.resume), out, content, styles, masks)
         settings = _resumed_settings(saved, args)
     steps = iter_stylize(content_im, style_ims, settings, resume=resume,  # checks the rest
-                         tile_progress=True)
+                         tile_progress=True, masks=mask_ims)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
         f"on {describe(resolve_device(settings.device))}")
 
     def record(step_no: int) -> dict:
-        return run_record(settings, content, styles, steps_done=step_no)
+        return run_record(settings, content, styles, steps_done=step_no, masks=masks)
 
     last = previous = None
     bar = _progress(settings.steps, args.quiet)
@@ -267,7 +274,7 @@ def _read_image(path: str, what: str) -> tuple[Image.Image, dict[str, str]]:
 
 
 def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict],
-                       settings: Settings):
+                       masks: list[dict] | None):
     """The latest picture an interrupted run of these inputs left: ((steps, image), settings)."""
     if not folder.is_dir():
         raise InputError(f"--resume {folder}", "is not a folder", "give the folder of the intermediates")
@@ -277,7 +284,8 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
             record = images.read_metadata(path)
         except InputError:
             continue
-        if record.get("content") != content or record.get("styles") != styles:
+        if (record.get("content"), record.get("styles"), record.get("masks")) != (
+                content, styles, masks):
             continue
         done = int(record.get("steps_done", 0))
         if best is None or done > best[0]:
@@ -285,7 +293,7 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
     if best is None:
         raise InputError(f"--resume {folder}", f"holds no picture of a run of these inputs "
                          f"named {out.stem}-stepNNNNN{out.suffix}",
-                         "give the same content, styles and -o as the interrupted run")
+                         "give the same content, styles, masks and -o as the interrupted run")
     done, path, record = best
     saved = Settings.from_dict(record["settings"])
     return (done, images.load_image(path)), saved

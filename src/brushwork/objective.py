@@ -7,21 +7,41 @@ whether the picture goes through the network whole or in tiles. All weighting ha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Mapping
 
 import torch
 
-from .losses import content_loss, tv_sums
-from .tiles import Tile, factor
+from .losses import content_loss, gram, tv_sums
+from .tiles import Tile, factor, positions
 from .vgg import VGG19Features
 
 
 @dataclass(frozen=True)
+class Region:
+    """Where a style applies: the painting's Gram matrix at each style layer, and the region's
+    mask at each layer's resolution over the whole picture (None: everywhere)."""
+
+    targets: Mapping[str, torch.Tensor]
+    masks: Mapping[str, torch.Tensor] | None = None
+    weight: float = 1.0
+
+    @cached_property
+    def energy(self) -> dict[str, float]:
+        """sum m^2 over the whole picture at each layer: the guided Gram's denominator."""
+        return {k: float(m.square().sum()) for k, m in (self.masks or {}).items()}
+
+    def share(self, layer: str) -> float:
+        """The region's share of the picture at `layer`: mean(m^2) (1 without a mask)."""
+        return 1.0 if self.masks is None else self.energy[layer] / self.masks[layer].numel()
+
+
+@dataclass(frozen=True)
 class Objective:
-    """alpha * content + beta * sum_l w_l * style_l + tv, for one scale."""
+    """alpha * content + beta * sum_r share_r sum_l w_l * style_rl + tv, for one scale."""
 
     content_targets: Mapping[str, torch.Tensor]  # layer -> the photo's features, whole
-    style_targets: Mapping[str, torch.Tensor]  # layer -> the painting's (blended) Gram matrix
+    regions: tuple[Region, ...]  # one without a mask when the style covers the picture
     content_weight: float
     style_weight: float
     layer_weights: Mapping[str, float]  # w_l, summing to 1
@@ -31,9 +51,13 @@ class Objective:
     bf16: bool = False
 
     @property
+    def style_layers(self) -> list[str]:
+        return [k for k in self.layer_weights] if self.style_weight > 0 and self.regions else []
+
+    @property
     def layers(self) -> list[str]:
         """The layers any term reads."""
-        return list(dict.fromkeys([*self.content_targets, *self.style_targets]))
+        return list(dict.fromkeys([*self.content_targets, *self.style_layers]))
 
     def features(self, model: VGG19Features, image: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -41,10 +65,29 @@ class Objective:
         # Gram matrices and losses in fp32: bf16 sums lose the small differences.
         return {k: feats[k].float() for k in self.layers}
 
-    def style(self, grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """beta * sum_l w_l E_l(G_l, A_l), from the whole picture's Gram matrices."""
-        return self.style_weight * sum(self.layer_weights[k] * self.gram_loss(g, self.style_targets[k])
-                                       for k, g in grams.items())
+    def gram_shares(self, feats: Mapping[str, torch.Tensor], t: Tile,
+                    size: tuple[int, int]) -> dict[tuple[int, str], torch.Tensor]:
+        """Tile `t`'s share of every Gram matrix the style loss reads, keyed (region, layer):
+        summed over the tiles, they are the whole picture's (guided) Gram matrices."""
+        out = {}
+        for r, region in enumerate(self.regions):
+            for k in self.style_layers:
+                f, m = feats[k], feats[k][0, 0].numel()
+                if not m:  # a thin last tile can have no positions at a deep layer
+                    continue
+                if region.masks is None:
+                    out[r, k] = gram(f) * (m / positions(k, size))
+                else:  # the guided Gram: sum m^2 f f^T / sum m^2, over the whole picture
+                    if region.energy[k] > 0:
+                        mask = _part(region.masks[k], t, k, f)
+                        out[r, k] = gram(f * mask) * (m / region.energy[k])
+        return out
+
+    def style(self, grams: Mapping[tuple[int, str], torch.Tensor]) -> torch.Tensor:
+        """beta * sum_r share_r sum_l w_l E_l(G_rl, A_rl), from the whole picture's Grams."""
+        return self.style_weight * sum(
+            self.regions[r].weight * self.regions[r].share(k) * self.layer_weights[k]
+            * self.gram_loss(g, self.regions[r].targets[k]) for (r, k), g in grams.items())
 
     def content_share(self, feats: Mapping[str, torch.Tensor], t: Tile,
                       size: tuple[int, int]) -> torch.Tensor:
@@ -53,10 +96,9 @@ class Objective:
         if self.content_weight == 0:
             return total
         for k, target in self.content_targets.items():
-            part, f = feats[k], factor(k)
+            part = feats[k]
             if part.numel():
-                mine = target[..., t.y0 // f: t.y0 // f + part.shape[-2],
-                              t.x0 // f: t.x0 // f + part.shape[-1]]
+                mine = _part(target, t, k, part)
                 total = total + content_loss(part, mine) * (part.numel() / target.numel())
         return self.content_weight * total
 
@@ -84,3 +126,8 @@ class Objective:
             parts["tv"] = tv
         return {**parts, "total": sum(parts.values())}
 
+
+def _part(whole: torch.Tensor, t: Tile, layer: str, like: torch.Tensor) -> torch.Tensor:
+    """The part of a whole-picture map at `layer` (a target, a mask) under tile `t`'s features."""
+    f = factor(layer)
+    return whole[..., t.y0 // f: t.y0 // f + like.shape[-2], t.x0 // f: t.x0 // f + like.shape[-1]]

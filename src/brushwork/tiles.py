@@ -162,7 +162,7 @@ def features(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile],
         for k in gram_layers:
             part = interior(feats[k], t, k, size)
             if part[0, 0].numel():  # a thin last tile can have no positions at a deep layer
-                grams[k] = grams.get(k, 0) + gram(part) * (part[0, 0].numel() / _positions(k, size))
+                grams[k] = grams.get(k, 0) + gram(part) * (part[0, 0].numel() / positions(k, size))
         for k in keep_layers:
             part = interior(feats[k], t, k, size)
             if kept[k] is None:
@@ -175,7 +175,7 @@ def features(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile],
     return grams, kept
 
 
-def _positions(layer: str, size: tuple[int, int]) -> int:
+def positions(layer: str, size: tuple[int, int]) -> int:
     f = factor(layer)
     return (size[0] // f) * (size[1] // f)
 
@@ -199,9 +199,8 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
     costs one forward pass less than two full passes."""
     size = tuple(x.shape[-2:])
     n = len(tiles)
-    style_layers = list(objective.style_targets) if objective.style_weight > 0 else []
     picture = x.detach()
-    grams: dict[str, torch.Tensor] = {}
+    grams: dict = {}
     kept = None
     for i, t in enumerate(tiles, start=1):
         keep = i == n  # the last tile's graph carries over into pass 2
@@ -209,11 +208,9 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
         with torch.set_grad_enabled(keep):
             feats = objective.features(model, crop)
             inner = {k: interior(v, t, k, size) for k, v in feats.items()}
-            for k in style_layers:
-                m = inner[k][0, 0].numel()
-                if m:
-                    with torch.no_grad():
-                        grams[k] = grams.get(k, 0) + gram(inner[k]) * (m / _positions(k, size))
+        with torch.no_grad():
+            for key, share in objective.gram_shares(inner, t, size).items():
+                grams[key] = grams.get(key, 0) + share
         kept = (crop, inner) if keep else None
         del feats
         if n > 1:
@@ -221,9 +218,11 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
 
     # The style loss of the whole picture, and its gradient with respect to each Gram matrix.
     whole = {k: g.detach().requires_grad_() for k, g in grams.items()}
-    with torch.enable_grad():
-        style = objective.style(whole) if style_layers else None
-    d_gram = dict(zip(whole, torch.autograd.grad(style, list(whole.values())))) if style_layers else {}
+    style = d_gram = None
+    if whole:
+        with torch.enable_grad():
+            style = objective.style(whole)
+        d_gram = dict(zip(whole, torch.autograd.grad(style, list(whole.values()))))
 
     grad = torch.zeros_like(picture)
     content_sum = tv_sum = picture.new_zeros(())
@@ -237,10 +236,9 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
                          for k, v in objective.features(model, crop).items()}
         with torch.enable_grad():
             part = crop.new_zeros(())
-            for k in style_layers:
-                m = inner[k][0, 0].numel()
-                if m:
-                    part = part + (d_gram[k] * gram(inner[k])).sum() * (m / _positions(k, size))
+            if d_gram:  # sum <dE/dG, G(tile)>: its gradient is the true one for these features
+                for key, share in objective.gram_shares(inner, t, size).items():
+                    part = part + (d_gram[key] * share).sum()
             content = objective.content_share(inner, t, size)
             tv = objective.tv_share(crop, t, size)
             (part + content + tv).backward()

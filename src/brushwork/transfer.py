@@ -18,11 +18,11 @@ from typing import Callable, Iterator, Mapping, Sequence, Union
 import torch
 from PIL import Image
 
-from . import color, examples, images, memory, optim, tiles
+from . import color, examples, images, memory, optim, regions, tiles
 from .device import resolve_device
 from .errors import DeviceError, DivergenceError, InputError
 from .losses import gram_loss, relative_gram_loss
-from .objective import Objective
+from .objective import Objective, Region
 from .settings import Settings, flag
 from .vgg import VGG19Features
 from .weights import load_weights
@@ -160,7 +160,8 @@ def _as_image(x: ImageLike, role: str) -> Image.Image:
 def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  settings: Settings | None = None, *, model: VGG19Features | None = None,
                  resume: tuple[int, Image.Image] | None = None,
-                 tile_progress: bool = False) -> Iterator[Step]:
+                 tile_progress: bool = False,
+                 masks: Sequence[ImageLike] | None = None) -> Iterator[Step]:
     """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
 
     All input checks happen here, before any work; the model loads when iteration starts
@@ -175,6 +176,10 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     in tiles (brushwork.tiles): the same picture, more slowly. With `tile_progress=True` the
     iterator also yields a `tiles.Progress` for each tile done within a step, for a progress
     display on steps that take minutes.
+
+    `masks` (one greyscale image per style, any size, white where that style applies) paints
+    each style in its own region with guided Gram matrices (brushwork.regions); where no mask
+    is white, the photo is kept.
     """
     settings = settings or Settings()
     content_im = _as_image(content, "content image")
@@ -187,6 +192,12 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         raise InputError(flag("style_blend"), f"{len(settings.style_blend)} weights for "
                          f"{len(style_ims)} style images", "give one weight per style image")
     images.check_size(content_im, settings.size, "content image")
+    mask_ims = None
+    if masks is not None:
+        mask_list = list(masks)
+        mask_ims = [_as_image(m, f"style mask {i + 1}") for i, m in enumerate(mask_list)]
+        regions.check_masks(mask_ims, [f"style mask {i + 1}" + (f" {m}" if isinstance(m, str) else "")
+                                       for i, m in enumerate(mask_list)], len(style_ims))
     init_im = None
     if settings.init not in ("content", "noise"):
         init_im = images.load_image(settings.init, name=f"{flag('init')} {settings.init}")
@@ -215,7 +226,8 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     if resume is not None and not 0 <= resume[0] < settings.steps:
         raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
                          "there is nothing left to do; start a new run")
-    return _run(content_im, style_ims, init_im, settings, device, model, resume, tile_progress)
+    return _run(content_im, style_ims, init_im, settings, device, model, resume, tile_progress,
+                mask_ims)
 
 
 def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
@@ -231,9 +243,11 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 
 def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
          s: Settings, device: torch.device, model: VGG19Features | None,
-         resume: tuple[int, Image.Image] | None, tile_progress: bool) -> Iterator[Step]:
+         resume: tuple[int, Image.Image] | None, tile_progress: bool,
+         mask_ims: list[Image.Image] | None) -> Iterator[Step]:
     try:
-        yield from _steps(content_im, style_ims, init_im, s, device, model, resume, tile_progress)
+        yield from _steps(content_im, style_ims, init_im, s, device, model, resume, tile_progress,
+                          mask_ims)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         fits = memory.largest_size(*content_im.size, device, s.precision == "bf16", tile=s.tile,
@@ -245,8 +259,8 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
 
 def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
            s: Settings, device: torch.device, model: VGG19Features | None,
-           resume: tuple[int, Image.Image] | None,
-           tile_progress: bool = False) -> Iterator[Step | tiles.Progress]:
+           resume: tuple[int, Image.Image] | None, tile_progress: bool = False,
+           mask_ims: list[Image.Image] | None = None) -> Iterator[Step | tiles.Progress]:
     if model is None:
         model = load_model(s, device)
     blend = torch.tensor(s.style_blend or [1.0] * len(style_ims), dtype=torch.float64)
@@ -279,8 +293,13 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         cut = tiles.plan(*sc.size, _layers(s), side=mem.tile, crop=mem.crop)
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         content_in = color.luminance(content) if luminance_only else content
+        content_targets, style_grams = _targets(model, s, content, content_in, style_ims,
+                                                sc.size, as_rgb, mem)
+        masks = None if mask_ims is None else [
+            regions.mask_tensor(m, sc.size, device) for m in mask_ims]
+        keep = None if masks is None else regions.keep_mask(masks)
         objective = Objective(
-            *_targets(model, s, content, content_in, style_ims, blend, sc.size, as_rgb, mem),
+            content_targets, _regions(style_grams, blend, masks, s.style_layers, s.pooling),
             content_weight=s.content_weight, style_weight=s.style_weight, layer_weights=layer_w,
             tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=bf16,
             gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss)
@@ -295,9 +314,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         opt = (optim.LBFGS(x, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
                else optim.Adam(x, s.learning_rate))
 
-        def render(picture: torch.Tensor, content=content) -> Image.Image:
+        def render(picture: torch.Tensor, content=content, keep=keep) -> Image.Image:
             with torch.no_grad():
                 out = color.with_chroma(picture.clamp(0, 1), content) if luminance_only else picture
+                if keep is not None and float(keep.max()) > 0:  # the kept region is the photo
+                    out = regions.composite(out.clamp(0, 1), content, keep)
                 return images.to_pil(out)
 
         best_x, best_loss, best_step = x.detach().clone(), math.inf, step_no
@@ -368,15 +389,12 @@ def _grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
-             style_ims: list[Image.Image], blend: list[float], size: tuple[int, int],
-             as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan):
-    """Content features and blended style Grams for one scale, computed once (in tiles when the
-    scale is tiled: a large photo or painting goes through the network the way the picture
-    does, in crops TARGET_CROP times larger, since no gradient is kept).
-
-    Several styles blend into one target Gram per layer: sum_i b_i |G - A_i|^2 has the gradient
-    of |G - sum_i b_i A_i|^2 when the b_i sum to 1, so blending costs nothing per step.
-    """
+             style_ims: list[Image.Image], size: tuple[int, int],
+             as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan,
+             ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """The photo's content features and each painting's Gram matrices for one scale, computed
+    once (in tiles when the scale is tiled: a large photo or painting goes through the network
+    the way the picture does, in crops TARGET_CROP times larger, since no gradient is kept)."""
     layers = _layers(s)
     crop = TARGET_CROP * (mem.crop or size[0] * size[1])
 
@@ -385,20 +403,31 @@ def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_i
 
     _, content_targets = tiles.features(model, content_in, cut(content_in), (),
                                         s.content_layers if s.content_weight > 0 else (), as_rgb)
-    style_targets = {layer: torch.zeros((), device=content.device) for layer in s.style_layers}
-    if s.style_weight == 0:
-        return content_targets, {}
-    for b, style_im in zip(blend, style_ims, strict=True):
+    style_grams = []
+    for style_im in style_ims if s.style_weight > 0 else ():
         style = _style_tensor(style_im, size, s.style_scale, content.device)
         if s.preserve_color == "histogram":
             style = color.match_histogram(style, content)
         elif s.preserve_color == "luminance":
             style = color.match_luminance(color.luminance(style), content_in)
         # A painting much larger than the picture (a large --style-scale) is cut too.
-        grams, _ = tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)
-        for layer in s.style_layers:
-            style_targets[layer] = style_targets[layer] + b * grams[layer]
-    return content_targets, style_targets
+        style_grams.append(tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)[0])
+    return content_targets, style_grams
+
+
+def _regions(style_grams: list[dict[str, torch.Tensor]], blend: list[float],
+             masks: list[torch.Tensor] | None, layers: Sequence[str],
+             pooling: str) -> tuple[Region, ...]:
+    """Where each style applies. Without masks, everywhere, the styles blended into one target
+    Gram per layer: sum_i b_i |G - A_i|^2 has the gradient of |G - sum_i b_i A_i|^2 when the b_i
+    sum to 1, so blending costs nothing per step. With masks, each style in its own region,
+    weighted by its blend weight (1 each when unset)."""
+    if not style_grams:
+        return ()
+    if masks is None:
+        return (Region({k: sum(b * g[k] for b, g in zip(blend, style_grams)) for k in layers}),)
+    return tuple(Region(g, regions.layer_masks(m, layers, pooling), b * len(blend))
+                 for g, m, b in zip(style_grams, masks, blend, strict=True))
 
 
 def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
@@ -451,12 +480,15 @@ def file_record(name: str, data: bytes) -> dict[str, str]:
 
 
 def run_record(settings: Settings, content: dict[str, str], styles: list[dict[str, str]],
-               steps_done: int | None = None) -> dict:
-    """What brushwork embeds in an output: version, settings and the inputs' names and hashes."""
+               steps_done: int | None = None, masks: list[dict[str, str]] | None = None) -> dict:
+    """What brushwork embeds in an output: version, settings and the inputs' names and hashes
+    (the style masks' too, when the run had them)."""
     from . import __version__
 
     record = {"version": __version__, "settings": settings.to_dict(), "content": content,
               "styles": styles}
+    if masks is not None:
+        record["masks"] = masks
     if steps_done is not None:
         record["steps_done"] = steps_done
     return record
