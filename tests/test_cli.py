@@ -309,3 +309,12 @@ def test_a_cuda_index_beyond_the_devices_is_refused(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     code = main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "o.png"), "--device", "cuda:3"])
     _one_line_error(capsys, code, "--device cuda:3: only 1 CUDA device(s)")
+
+
+def test_a_tiled_run_from_the_command_line_writes_the_picture(tmp_path, capsys):
+    out = tmp_path / "tiled.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "64", "--steps", "2",
+                 "--tile", "32", "--device", "cpu"]) == 0, capsys.readouterr().err
+    record = images.read_metadata(out)
+    assert record["steps_done"] == 2 and record["settings"]["tile"] == 32
+    assert Image.open(out).size == (64, 48)
