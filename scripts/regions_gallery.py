@@ -85,6 +85,12 @@ def main() -> None:
         sheet.paste(crop, (x, h + 29))
         draw.text((x, 2 * h + 33), "the roofline at 2x", fill="black")
     sheet.save(out / "regions.jpg", quality=90)
+    (out / "regions.md").write_text(
+        "# Regions\n\nMade by `python scripts/regions_gallery.py`: the sky mask is taken from "
+        "the photo (blue and bright, above the river) and written to masks/; each picture's "
+        "command is below. Top: the mask over the photo and the two pictures; bottom: the "
+        "roofline, where the regions meet, at 2x.\n\n![regions](regions.jpg)\n\n"
+        + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

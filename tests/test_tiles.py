@@ -45,9 +45,11 @@ def _objective(model, s: Settings, photo, painting, size, luminance=False):
     content = images.to_tensor(images.resize(photo, size))
     content_in = brushwork.color.luminance(content) if luminance else content
     whole = memory.Plan(None, None, 1, 20, 0, None)
-    targets = transfer._targets(model, s, content, content_in, [painting], [1.0], size, as_rgb, whole)
+    targets, grams = transfer._targets(model, s, content, content_in, [painting], size, as_rgb,
+                                       whole)
     weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))
-    return Objective(*targets, content_weight=s.content_weight, style_weight=s.style_weight,
+    regions = transfer._regions(grams, [1.0], None, s.style_layers, s.pooling)
+    return Objective(targets, regions, content_weight=s.content_weight, style_weight=s.style_weight,
                      layer_weights=weights, tv_weight=s.tv_weight, as_rgb=as_rgb,
                      gram_loss=relative_gram_loss), content_in
 
@@ -75,7 +77,7 @@ def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling
     feats = model(objective.as_rgb(x))
     loss = (s.content_weight * content_loss(feats["relu4_2"], objective.content_targets["relu4_2"])
             + s.style_weight * sum(objective.layer_weights[k] * relative_gram_loss(
-                gram(feats[k]), objective.style_targets[k]) for k in s.style_layers)
+                gram(feats[k]), objective.regions[0].targets[k]) for k in s.style_layers)
             + s.tv_weight * tv_loss(x))
     want = torch.autograd.grad(loss, x)[0]
 
