@@ -66,9 +66,12 @@ def main() -> None:
                                    "Made by `python scripts/gallery.py` "
                                    f"(size {a.size}, default settings otherwise).\n\n"
                                    "![contact sheet](figure2.jpg)\n\n" + "\n".join(lines) + "\n"
-                                   + beside)
+                                   + beside + MORE)
 
 
+MORE = ("\n## More\n\n- [A large print](large-print.md), computed in tiles, with its tile "
+        "corners at 100% (scripts/large_print.py)\n- [Regions](regions.md): a painting per "
+        "part of the picture, parts kept as the photo (scripts/regions_gallery.py)\n")
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 REF_FILES = {"starry_night.jpg": "jns_tubingen_starry.png", "the_scream.jpg": "jns_tubingen_scream.png",
              "shipwreck.jpg": "jns_tubingen_shipwreck.png"}
