@@ -228,8 +228,7 @@ def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
 
 
 def _choose(page, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
-    page.get_by_role("option", name=option).click()
+    page.get_by_role("radiogroup", name=label).get_by_text(option, exact=True).click()
 
 
 def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -251,16 +250,18 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     page.get_by_text("Regions: a different painting in each part").click()
     page.get_by_text("Paint regions").click()
     _choose(page, "Tool", "rectangle")
+    page.get_by_text("with the rectangle").wait_for()  # the canvas draws rectangles now
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
     box = canvas.bounding_box()
     _drag(page, box, (0.02, 0.02), (0.5, 0.98))  # the left half in painting 1
     page.get_by_text("The regions over the photo").wait_for()
+    waiting = page.get_by_text("No region painted yet for 2: the_scream.jpg")
+    waiting.wait_for()
     _choose(page, "Paint with", "2: the_scream.jpg")
-    canvas.wait_for()
+    page.get_by_text("Now painting: 2: the_scream.jpg").wait_for()  # the canvas has its colour
     _drag(page, canvas.bounding_box(), (0.5, 0.02), (0.98, 0.98))  # the right half in painting 2
-    page.wait_for_function(  # the map now shows both regions: wait for the rerun to settle
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    waiting.wait_for(state="hidden")  # both regions are in the map now
     page.screenshot(path=str(ARTIFACTS / "app-regions-painted.png"), full_page=True)
     _set_number(page, "Size", 96)
     _set_number(page, "Steps", 12)

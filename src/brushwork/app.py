@@ -176,6 +176,11 @@ def main() -> None:
             st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
 
     if start and settings is not None:
+        if masks:  # paintings given no region (painted mode) sit this run out
+            used = [i for i, m in enumerate(masks) if max(m.im.getextrema()) > 0]
+            styles, masks = [styles[i] for i in used], [masks[i] for i in used]
+            if settings.style_blend:
+                settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
         note = _run(st, state, run_queue(), model_for, settings, device, content[0], styles,
                     masks)
         if note:
@@ -414,7 +419,17 @@ def _regions(st, content: "Input", styles: list["Input"]) -> list["Input"] | Non
     else:
         masks = _paint(st, content, styles)
     if not masks:
+        if how == "Paint regions":
+            st.caption("Nothing painted yet: the paintings go everywhere.")
         return None
+    st.image(_overlay(content.im, [m.im for m in masks]), width=CANVAS_WIDTH,
+             caption="The regions over the photo (uncoloured: kept as the photo)")
+    if how == "Paint regions":
+        missing = [f"{i + 1}: {s.name}" for i, (s, m) in enumerate(zip(styles, masks))
+                   if max(m.im.getextrema()) == 0]
+        if missing:
+            st.info(f"No region painted yet for {', '.join(missing)}: it is left out of the run.")
+        return masks  # the run leaves out the paintings without a region
     try:
         from brushwork.regions import check_masks
 
@@ -423,8 +438,6 @@ def _regions(st, content: "Input", styles: list["Input"]) -> list["Input"] | Non
     except Exception as e:  # a BrushworkError: said in the page, the run disabled
         st.error(str(e))
         return None
-    st.image(_overlay(content.im, [m.im for m in masks]), width=CANVAS_WIDTH,
-             caption="The regions over the photo (uncoloured: kept as the photo)")
     return masks
 
 
@@ -437,15 +450,16 @@ def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
         return None
     names = [f"{i + 1}: {s.name}" for i, s in enumerate(styles)] + ["keep the photo (erases)"]
     colours = list(PALETTE[: len(styles)]) + [KEEP_COLOUR]
-    a, b, c = st.columns([2, 2, 1])
-    pick = a.selectbox("Paint with", names, key="region_brush")
-    tool = b.selectbox("Tool", ["brush", "rectangle", "polygon"], key="region_tool")
+    a, b, c = st.columns([3, 2, 1])
+    # Radios, not drop-downs: a painter switches colour and tool often, one click each.
+    pick = a.radio("Paint with", names, key="region_brush", horizontal=True)
+    tool = b.radio("Tool", ["brush", "rectangle", "polygon"], key="region_tool", horizontal=True)
     width = c.number_input("Brush px", 2, 200, 40, key="region_width")
     colour = colours[names.index(pick)]
     w = min(CANVAS_WIDTH, content.im.width)
     h = round(w * content.im.height / content.im.width)
-    st.caption("Draw on the photo: each colour is a painting's region; undo, redo and clear are "
-               "under the canvas. Unpainted parts are kept as the photo.")
+    st.caption(f"Now painting: {pick}, with the {tool}. Draw on the photo: each colour is a painting's region; "
+               "undo, redo and clear are above the canvas. Unpainted parts are kept as the photo.")
     result = st_canvas(
         fill_color=_rgba(colour), stroke_color=_rgba(colour), stroke_width=int(width),
         background_image=content.im, height=h, width=w, return_image_data=True,
