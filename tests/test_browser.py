@@ -232,7 +232,9 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """Drag across the canvas from `start` to `end`, given as fractions of its size."""
+    """Drag across the canvas from `start` to `end`, given as fractions of its size (once the
+    page has drawn two more frames, so the canvas has applied its latest colour and tool)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
     page.mouse.down()
     page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)

@@ -268,8 +268,8 @@ def test_max_memory_caps_the_run_and_tiles_it(photo, painting):
 
     cpu = torch.device("cpu")
     plan = memory.plan(2048, 1536, cpu, budget=memory.budget_bytes(cpu, 2.0))
-    assert plan.tile is not None and plan.fits and plan.need <= 2 * 2**30
-    assert memory.plan(2048, 1536, cpu, budget=None).tile is None  # unknown memory: whole
+    assert plan.tiled and plan.fits and plan.need <= 2 * 2**30
+    assert not memory.plan(2048, 1536, cpu, budget=None).tiled  # unknown memory: whole
     with pytest.raises(InputError, match="--max-memory allows 0.5 GB"):
         brushwork.iter_stylize(photo, painting, tiny(size=4096, max_memory=0.5))
 

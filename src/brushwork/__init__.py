@@ -13,7 +13,7 @@ from .images import load_image, read_metadata, save_image
 from .settings import Settings
 from .transfer import Step, iter_stylize, load_model, plan_scales, stylize
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BrushworkError", "DeviceError", "DivergenceError", "InputError", "WeightsError",

@@ -458,13 +458,15 @@ def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
     colour = colours[names.index(pick)]
     w = min(CANVAS_WIDTH, content.im.width)
     h = round(w * content.im.height / content.im.width)
-    st.caption(f"Now painting: {pick}, with the {tool}. Draw on the photo: each colour is a painting's region; "
-               "undo, redo and clear are above the canvas. Unpainted parts are kept as the photo.")
     result = st_canvas(
         fill_color=_rgba(colour), stroke_color=_rgba(colour), stroke_width=int(width),
         background_image=content.im, height=h, width=w, return_image_data=True,
         drawing_mode={"brush": "freedraw", "rectangle": "rect", "polygon": "polygon"}[tool],
         key=f"regions_canvas_{hashlib.sha256(content.data).hexdigest()[:12]}")
+    # After the canvas, so that when this line shows, the canvas has its new colour and tool.
+    st.caption(f"Now painting: {pick}, with the {tool}. Draw on the photo: each colour is a "
+               "painting's region; undo, redo and clear are above the canvas. Unpainted parts are "
+               "kept as the photo.")
     data = result.image_data if result is not None else None
     if data is None or not data[..., 3].any():
         return None
