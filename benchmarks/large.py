@@ -45,8 +45,7 @@ def worker(size: int, tile: int | None, cap: float | None, steps: int, device: s
         now = time.perf_counter()
         times.append(now - last)
         last, tiles = now, st.tiles
-    cut = brushwork.tiles.plan(w, h, transfer._layers(s), side=plan.tile, crop=plan.crop)
-    crop = max(cut, key=lambda t: t.pixels)
+    crop = max(plan.cut, key=lambda t: t.pixels)
     out = {"w": w, "h": h, "tiles": tiles, "crop": f"{crop.cx1 - crop.cx0}x{crop.cy1 - crop.cy0}",
            "history": plan.history,
            "need": plan.need, "first": times[0], "per_step": sum(times[1:]) / max(1, steps)}

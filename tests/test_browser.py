@@ -91,6 +91,14 @@ def _page(browser, **options):
     return context.new_page()
 
 
+def _download(page, path: Path) -> Path:
+    """Click the result's download button and save the file to `path`."""
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download PNG (settings embedded)").click()
+    info.value.save_as(path)
+    return path
+
+
 def _set_number(page, label: str, value: int) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
@@ -113,10 +121,7 @@ def test_upload_run_preview_download(server, browser, tmp_path):
     page.get_by_text("Done in").wait_for(timeout=180_000)
     page.get_by_text("Step 8/8").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "app-result.png"), full_page=True)
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download PNG (settings embedded)").click()
-    saved = tmp_path / "download.png"
-    info.value.save_as(saved)
+    saved = _download(page, tmp_path / "download.png")
     im = Image.open(saved)
     assert im.format == "PNG" and max(im.size) == 96
     record = images.read_metadata(saved)
@@ -200,10 +205,7 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
     for seed, page in zip((11, 12, 13), pages):
         if seed != 11:
             page.get_by_text("Done in").wait_for(timeout=240_000)
-        with page.expect_download() as info:
-            page.get_by_role("button", name="Download PNG (settings embedded)").click()
-        path = tmp_path / f"{seed}.png"
-        info.value.save_as(path)
+        path = _download(page, tmp_path / f"{seed}.png")
         assert images.read_metadata(path)["settings"]["seed"] == seed  # no leaks between users
     assert _server_peak_rss_mib(server) < 2500
 
@@ -270,10 +272,7 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=240_000)
     page.screenshot(path=str(ARTIFACTS / "app-regions-result.png"), full_page=True)
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download PNG (settings embedded)").click()
-    saved = tmp_path / "regions.png"
-    info.value.save_as(saved)
+    saved = _download(page, tmp_path / "regions.png")
     record = images.read_metadata(saved)
     assert [m["name"] for m in record["masks"]] == ["painted region 1.png", "painted region 2.png"]
     picture = images.to_tensor(Image.open(saved).convert("RGB"))

@@ -32,7 +32,7 @@ def test_an_all_white_mask_is_exactly_the_unguided_loss(model, photo, painting):
     s = Settings()
     size = (96, 72)
     content = images.to_tensor(images.resize(photo, size))
-    whole = memory.Plan(None, None, 1, 20, 0, None)
+    whole = memory.plan(*size, torch.device("cpu"))  # unknown memory: whole
     targets, grams = transfer._targets(model, s, content, content, [painting], size,
                                        transfer._identity, whole)
     white = torch.ones(1, 1, 72, 96)

@@ -44,7 +44,7 @@ def _objective(model, s: Settings, photo, painting, size, luminance=False):
     as_rgb = transfer._grey_to_rgb if luminance else transfer._identity
     content = images.to_tensor(images.resize(photo, size))
     content_in = brushwork.color.luminance(content) if luminance else content
-    whole = memory.Plan(None, None, 1, 20, 0, None)
+    whole = memory.plan(*size, torch.device("cpu"))  # unknown memory: whole
     targets, grams = transfer._targets(model, s, content, content_in, [painting], size, as_rgb,
                                        whole)
     weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))

@@ -52,10 +52,14 @@ class Plan:
 
     tile: int | None  # a tile side the user asked for (--tile)
     crop: int | None  # else the most pixels a tile with its halo may have; both None: whole
-    tiles: int  # how many tiles the picture is cut into (1: whole)
+    cut: tuple[tiles.Tile, ...]  # the tiles the loss is evaluated in (one: the picture whole)
     history: int  # L-BFGS pairs kept
     need: int  # estimated peak bytes
     budget: int | None  # what it may use (free memory or --max-memory); None: unknown
+
+    @property
+    def tiles(self) -> int:
+        return len(self.cut)
 
     @property
     def tiled(self) -> bool:
@@ -99,7 +103,8 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
     if whole:  # the longest history that fits (a 10-pair history beats cutting into tiles)
         history = next((m for m in HISTORIES if budget is None or untiled(m) <= budget),
                        HISTORIES[-1])
-        return Plan(None, None, 1, history, untiled(history), budget)
+        return Plan(None, None, tuple(tiles.plan(width, height, layers)), history,
+                    untiled(history), budget)
     margin, _ = halo(layers)
     room = math.inf if budget is None else budget - fixed - targets
     allowed = [m for m in HISTORIES if buffers(m) <= HISTORY_SHARE * room] or [HISTORIES[-1]]
@@ -118,7 +123,7 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
         cheapest = min(cost for cost, *_ in options)
         _, history, crop, cut = next(o for o in options if o[0] <= 1.05 * cheapest)
     need = fixed + net * max(t.pixels for t in cut) + buffers(history) + targets
-    return Plan(tile, crop, len(cut), history, int(need), budget)
+    return Plan(tile, crop, tuple(cut), history, int(need), budget)
 
 
 def step_cost(cut: Sequence[tiles.Tile], pixels: int) -> float:

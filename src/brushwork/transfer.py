@@ -290,7 +290,6 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         # Each scale is planned on its own: the coarse ones that fit run whole, and only those
         # that do not are cut into tiles (the same loss and gradient, in less memory).
         mem = _memory_plan(sc.size, s, device, budget)
-        cut = tiles.plan(*sc.size, _layers(s), side=mem.tile, crop=mem.crop)
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         content_in = color.luminance(content) if luminance_only else content
         content_targets, style_grams = _targets(model, s, content, content_in, style_ims,
@@ -327,7 +326,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             # cuDNN picks the fastest convolution for the fixed size of this scale; scoped to
             # the step so the caller's process settings are left as they were.
             with torch.backends.cudnn.flags(enabled=True, benchmark=device.type == "cuda"):
-                evaluation = tiles.evaluate(model, objective, x, cut)
+                evaluation = tiles.evaluate(model, objective, x, mem.cut)
                 while True:  # the tiles' progress, then the terms
                     try:
                         progress = next(evaluation)
@@ -353,7 +352,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                 with torch.no_grad():
                     x.clamp_(0, 1)
             yield Step(step_no, total, scale_no, len(plan), sc.size, best_step, dict(terms),
-                       partial(render, evaluated), partial(render, best_x), len(cut))
+                       partial(render, evaluated), partial(render, best_x), mem.tiles)
         x = best_x  # the next scale starts from this scale's best picture
         del opt, objective
 
