@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import io
+from fractions import Fraction
+
+import numpy as np
 
 import pytest
 from PIL import Image
@@ -50,3 +53,31 @@ class Upload:
 
     def getvalue(self) -> bytes:
         return self.data
+
+
+def write_clip(path, frames, rate=Fraction(30000, 1001), audio=True):
+    """Encode PIL frames as an MP4 with PyAV, with a 440 Hz tone as its sound."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = *frames[0].size, "yuv420p"
+        s.codec_context.time_base = 1 / rate
+        if audio:
+            a = c.add_stream("aac", rate=44100)
+            a.layout = "mono"
+        for i, im in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(np.asarray(im), format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+        if audio:
+            n = int(44100 * len(frames) / rate)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)[None]
+            for k in range(0, n, 1024):
+                f = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k:k + 1024]),
+                                               format="fltp", layout="mono")
+                f.sample_rate, f.pts = 44100, k
+                c.mux(a.encode(f))
+            c.mux(a.encode(None))
+    return path

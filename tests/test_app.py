@@ -186,3 +186,62 @@ def test_uploads_over_25_mb_or_40_megapixels_are_refused():
     assert got == []
     assert "huge.png: is over 25 MB" in page.seen[0]
     assert "wide.png" in page.seen[1] and "over the 40 MP limit" in page.seen[1]
+
+
+# ---- video mode ------------------------------------------------------------------------------
+
+def test_video_mode_paints_the_demo_clip_and_offers_the_mp4(monkeypatch):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from brushwork import app_video, videoio
+
+    monkeypatch.setattr(app_video, "DEMO_FRAMES", 4)  # AppTest runs the page in this process
+    at = _app()
+    at.radio(key="mode").set_value("Video").run()
+    assert not at.exception, at.exception
+    assert any("first" in c.value and "frames" in c.value for c in at.caption)  # the limit
+    _by_key(at.number_input, "size").set_value(48)
+    _by_key(at.number_input, "steps").set_value(3)
+    _by_key(at.number_input, "frame_steps").set_value(2)
+    start = next(b for b in at.button if b.label == "Start painting the video")
+    start.click().run()
+    assert not at.exception, at.exception
+    assert any("Done: 4 frames" in m.value for m in at.success)
+    result = at.session_state["video_result"]
+    assert result["frames"] == 4
+    path = Path(at.session_state["video_run"]["record"]["content"]["name"])
+    assert path.name.startswith("demo")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(result["mp4"])
+        f.flush()
+        info = videoio.probe(f.name)
+        assert info.frames == 4 and info.size == (48, 36) and info.rate == 24
+        assert videoio.read_record(f.name)["video"]["frame_steps"] == 2
+    assert any(b.label == "Download MP4" for b in at.get("download_button"))
+
+
+def test_stopping_a_video_keeps_the_frames_done_as_an_mp4():
+    pytest.importorskip("av")
+    import io
+    import tempfile
+
+    from brushwork import app_video, videoio
+
+    pngs = []
+    from brushwork import examples
+
+    for im in examples.pan_clip(3, (64, 48)):
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        pngs.append(buf.getvalue())
+    state = {}
+    run = {"frames": pngs, "rate": 24, "info": None, "record": {"x": 1}, "name": "clip",
+           "finished": False}
+    app_video._finish(state, run)  # what the Stop button does with the frames painted so far
+    assert run["finished"] and state["video_result"]["frames"] == 3
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(state["video_result"]["mp4"])
+        f.flush()
+        assert videoio.probe(f.name).frames == 3 and videoio.read_record(f.name) == {"x": 1}

@@ -280,3 +280,26 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     left, right = picture[..., : w // 2 - 8].mean(dim=(0, 2, 3)), picture[..., w // 2 + 8:].mean(dim=(0, 2, 3))
     # The Starry Night is blue, The Scream orange: blue over red on the left, not on the right.
     assert float(left[2] - left[0]) > float(right[2] - right[0]) + 0.05
+
+
+def test_video_mode_paints_the_demo_clip_and_downloads_the_mp4(server, browser, tmp_path):
+    from brushwork import videoio
+
+    page = _page(browser, viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    page.goto(server)
+    page.get_by_text("Start painting").wait_for()
+    page.get_by_role("radiogroup", name="What to paint").get_by_text("Video", exact=True).click()
+    page.get_by_role("button", name="Start painting the video").wait_for()
+    page.get_by_text("The app paints the first").wait_for()
+    _set_number(page, "Size", 48)
+    _set_number(page, "Steps", 3)
+    _set_number(page, "Frame steps", 2)
+    page.get_by_role("button", name="Start painting the video").click()
+    page.get_by_text(re.compile(r"Done: \d+ frames")).wait_for(timeout=240_000)
+    page.screenshot(path=str(ARTIFACTS / "app-video.png"), full_page=True)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download MP4").click()
+    info.value.save_as(tmp_path / "clip.mp4")
+    clip = videoio.probe(tmp_path / "clip.mp4")
+    assert clip.frames == 24 and clip.size == (48, 36) and clip.rate == 24
+    assert videoio.read_record(tmp_path / "clip.mp4")["content"]["name"].startswith("demo")

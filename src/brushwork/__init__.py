@@ -10,13 +10,15 @@ Nothing runs at import time: the weights load when a run starts.
 
 from .errors import BrushworkError, DeviceError, DivergenceError, InputError, WeightsError
 from .images import load_image, read_metadata, save_image
-from .settings import Settings
+from .settings import Settings, VideoSettings
 from .transfer import Step, iter_stylize, load_model, plan_scales, stylize
+from .video import Frame, iter_stylize_video
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "BrushworkError", "DeviceError", "DivergenceError", "InputError", "WeightsError",
-    "Settings", "Step", "iter_stylize", "stylize", "load_model", "plan_scales",
+    "Settings", "VideoSettings", "Step", "iter_stylize", "stylize", "load_model", "plan_scales",
+    "Frame", "iter_stylize_video",
     "load_image", "save_image", "read_metadata", "__version__",
 ]

@@ -80,7 +80,7 @@ def main() -> None:
 
     import brushwork
     from brushwork import examples
-    from brushwork.device import describe, resolve_device
+    from brushwork.device import resolve_device
     from brushwork.settings import Settings
 
     st.set_page_config(page_title="brushwork", layout="wide")
@@ -111,29 +111,23 @@ def main() -> None:
     if device.type == "cpu":
         defaults.update(CPU_OVERRIDES)
 
+    mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
+                    label_visibility="collapsed")
+    if mode == "Video":
+        from brushwork import app_video
+
+        app_video.page(st, state, run_queue(), model_for, device, defaults)
+        return
+
     # ---- inputs --------------------------------------------------------------------------
     left, right = st.columns(2)
     with left:
         st.subheader("Photo")
-        upload = st.file_uploader("Upload a photo", type=["png", "jpg", "jpeg", "webp", "bmp",
-                                  "tif", "tiff", "gif"], key="content_upload")
+        upload = st.file_uploader("Upload a photo", type=IMAGE_TYPES, key="content_upload")
         content = _load_inputs(st, [upload] if upload else [], [("Tübingen (example)", examples.CONTENT)])
-    with right:
-        st.subheader("Style")
-        uploads = st.file_uploader("Upload one or more paintings", accept_multiple_files=True,
-                                   type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"],
-                                   key="style_upload")
-        picked = st.multiselect("or pick examples", list(examples.STYLES),
-                                default=[] if uploads else [next(iter(examples.STYLES))],
-                                disabled=bool(uploads))
-        styles = _load_inputs(st, uploads or [], [(n, examples.STYLES[n]) for n in picked])
-
+    styles = _style_inputs(st, right)
     if content:
         left.image(content[0].im, caption=content[0].name, width=280)
-    if styles:
-        cols = right.columns(min(len(styles), 4))
-        for i, s in enumerate(styles):
-            cols[i % len(cols)].image(s.im, caption=s.name, width=180)
 
     # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
     masks = None
@@ -142,26 +136,9 @@ def main() -> None:
             masks = _regions(st, content[0], styles)
 
     # ---- settings, built from the dataclass ------------------------------------------------
-    values: dict[str, typing.Any] = {}
-    with st.sidebar:
-        st.header("Settings")
-        st.caption(f"Running on **{describe(device)}**.")
-        for group, title in (("basic", None), ("style", "Style"), ("advanced", "Advanced")):
-            box = st.expander(title, expanded=group == "style") if title else st.container()
-            with box:
-                for f in dataclasses.fields(Settings):
-                    if f.metadata["group"] == group:
-                        values[f.name] = _widget(st, f, defaults[f.name], len(styles))
-        est = _estimate(values.get("size", 256), values.get("steps", 100), device)
-        if est:
-            st.caption(est)
-
-    try:
-        settings = Settings(**{k: v for k, v in values.items() if v is not _UNSET})
+    settings, _ = settings_sidebar(st, device, defaults, len(styles))
+    if settings is not None:
         device = resolve_device(settings.device)  # the Device widget's choice, checked
-    except brushwork.BrushworkError as e:
-        st.error(str(e))
-        settings = None
 
     # ---- run -----------------------------------------------------------------------------
     go, stop = st.columns([1, 1])
@@ -206,10 +183,73 @@ def main() -> None:
 
 
 _UNSET = object()
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
 
-def _widget(st, f: dataclasses.Field, default, n_styles: int):
-    """One Streamlit widget for one Settings field; returns its value (or _UNSET)."""
+def _style_inputs(st, column) -> list["Input"]:
+    """The paintings: uploads, or the picked examples; shown under the column's heading."""
+    from brushwork import examples
+
+    with column:
+        st.subheader("Style")
+        uploads = st.file_uploader("Upload one or more paintings", accept_multiple_files=True,
+                                   type=IMAGE_TYPES, key="style_upload")
+        picked = st.multiselect("or pick examples", list(examples.STYLES),
+                                default=[] if uploads else [next(iter(examples.STYLES))],
+                                disabled=bool(uploads))
+        styles = _load_inputs(st, uploads or [], [(n, examples.STYLES[n]) for n in picked])
+    if styles:
+        cols = column.columns(min(len(styles), 4))
+        for i, s in enumerate(styles):
+            cols[i % len(cols)].image(s.im, caption=s.name, width=180)
+    return styles
+
+
+def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = False):
+    """The sidebar's widgets, one per field of Settings (and of VideoSettings for a video),
+    and the settings they make: (Settings or None, VideoSettings or None), None with the
+    error shown when the values do not go together."""
+    import brushwork
+    from brushwork.device import describe
+    from brushwork.settings import Settings, VideoSettings
+
+    values: dict[str, typing.Any] = {}
+    video_values: dict[str, typing.Any] = {}
+    with st.sidebar:
+        st.header("Settings")
+        st.caption(f"Running on **{describe(device)}**.")
+        groups = [("basic", None), ("style", "Style"), ("advanced", "Advanced")]
+        if video:
+            groups.insert(1, ("video", "Video"))
+        for group, title in groups:
+            box = st.expander(title, expanded=group in ("style", "video")) if title else st.container()
+            with box:
+                if group == "video":
+                    for f in dataclasses.fields(VideoSettings):
+                        video_values[f.name] = _widget(st, f, f.default, n_styles, VideoSettings)
+                    continue
+                for f in dataclasses.fields(Settings):
+                    if f.metadata["group"] == group:
+                        values[f.name] = _widget(st, f, defaults[f.name], n_styles)
+        if not video:
+            est = _estimate(values.get("size", 256), values.get("steps", 100), device)
+            if est:
+                st.caption(est)
+    try:
+        settings = Settings(**{k: v for k, v in values.items() if v is not _UNSET})
+        vsettings = VideoSettings(**video_values) if video else None
+        from brushwork.device import resolve_device
+
+        resolve_device(settings.device)
+    except brushwork.BrushworkError as e:
+        st.error(str(e))
+        return None, None
+    return settings, vsettings
+
+
+def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None = None):
+    """One Streamlit widget for one field of Settings (or `cls`); returns its value (or
+    _UNSET)."""
     meta, name = f.metadata, f.name
     label = name.replace("_", " ").capitalize()
     key = f"setting_{name}"
@@ -229,7 +269,7 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int):
         return st.selectbox(label, choices, index=choices.index(default), help=meta["help"], key=key)
     from brushwork.settings import field_type
 
-    base, _ = field_type(name)
+    base, _ = field_type(name, cls) if cls else field_type(name)
     lo, hi = meta.get("min"), meta.get("max")
     if base is int:
         return st.number_input(label, min_value=lo, max_value=hi, value=default, step=1,

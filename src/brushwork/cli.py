@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from . import examples, images
 from .errors import BrushworkError, DivergenceError, InputError
-from .settings import Settings, field_type, flag
+from .settings import Settings, VideoSettings, field_type, flag
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -33,14 +33,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"brushwork: {message}; see '{self.prog} --help'\n")
 
 
-def add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """One option per Settings field. Defaults are SUPPRESS so that only what the user typed
-    overrides the dataclass (or --settings-from); the help shows the dataclass default."""
+def add_settings_options(parser: argparse.ArgumentParser, cls: type = Settings) -> None:
+    """One option per field of `cls` (Settings, VideoSettings). Defaults are SUPPRESS so that
+    only what the user typed overrides the dataclass (or --settings-from); the help shows the
+    dataclass default."""
     groups: dict[str, argparse._ArgumentGroup] = {}
-    for f in dataclasses.fields(Settings):
+    for f in dataclasses.fields(cls):
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} settings"))
-        kind, is_tuple = field_type(f.name)
+        kind, is_tuple = field_type(f.name, cls)
         nargs = "+" if is_tuple else None
         default = f.default if f.default is not None else "auto"
         if isinstance(default, tuple):
@@ -81,6 +82,46 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="brushwork-demo.png", help="(default: %(default)s)")
     _add_run_options(demo)
 
+    vid = sub.add_parser("video", help="paint a video without flicker (Ruder et al.; needs: pip "
+                         "install 'brushwork[video]')")
+    vid.add_argument("video", help="a video file (anything FFmpeg reads) or a folder of numbered "
+                     "images; or 'demo' for a pan across the bundled photo")
+    vid.add_argument("styles", nargs="*", help="one or more style images (demo: The Starry Night)")
+    vid.add_argument("-o", "--output", required=True,
+                     help="an .mp4 file (H.264, the input's frame rate and sound) or a folder "
+                          "for PNG frames")
+    vid.add_argument("--frames", metavar="START:END", type=_frame_range, default=(0, None),
+                     help="paint frames START to END-1, counted from 0; either may be left out "
+                          "(default: all)")
+    vid.add_argument("--fps", metavar="RATE", help="frame rate of a folder of images, e.g. 25, "
+                     "29.97 or 30000/1001 (default: 25), or to override a video's own")
+    vid.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run of the same command from its last "
+                          "finished frame")
+    vid.add_argument("--keep-frames", action="store_true",
+                     help="keep the finished frames as PNGs beside an .mp4 output")
+    vid.add_argument("--warmup", type=int, default=4, metavar="N",
+                     help="with --backend ray: frames each run after the first paints before its "
+                          "own, unwritten, so its first frame follows the flow (default: 4)")
+    _add_backend_options(vid)
+    vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    add_settings_options(vid)
+    add_settings_options(vid, VideoSettings)
+
+    bt = sub.add_parser("batch", help="paint many photos x many paintings, on this machine or a "
+                        "Ray cluster (needs: pip install 'brushwork[ray]' for --backend ray)")
+    bt.add_argument("contents", nargs="*", metavar="CONTENT",
+                    help="photos: files, folders (their images) or quoted globs")
+    bt.add_argument("--styles", nargs="+", metavar="STYLE", default=[],
+                    help="paintings: files, folders or quoted globs; every photo gets every one")
+    bt.add_argument("--jobs", metavar="FILE.jsonl", help='jobs instead of photos x paintings, one '
+                    'JSON a line: {"content": ..., "styles": [...], "settings": {...}}')
+    bt.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                    help="output folder: <content>__<style>.png, and failures.jsonl")
+    _add_backend_options(bt)
+    bt.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    add_settings_options(bt)
+
     info = sub.add_parser("info", help="print the settings embedded in a brushwork output")
     info.add_argument("image")
 
@@ -89,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("streamlit_args", nargs=argparse.REMAINDER,
                      help="passed to streamlit run, e.g. --server.port 8502")
     return parser
+
+
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray workers, on this machine or a cluster "
+                        "(default: local)")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="Ray workers (default: one per CPU the cluster has)")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
+                   help="GPUs each Ray worker holds; 0.5 puts two on a GPU (default: 0)")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads each worker paints with (default: the CPUs shared out)")
+    g.add_argument("--address", metavar="ADDR",
+                   help="join a running Ray cluster (default: $RAY_ADDRESS, else start a local "
+                        "one for this command)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -117,12 +174,101 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     try:
         if args.command == "info":
-            print(json.dumps(images.read_metadata(args.image), indent=2, ensure_ascii=False))
+            print(json.dumps(_info(args.image), indent=2, ensure_ascii=False))
             return 0
+        if args.command == "video":
+            from .cli_video import run_video
+
+            return run_video(args)
+        if args.command == "batch":
+            return _batch(args)
         return _stylize(args)
     except BrushworkError as e:
         print(f"brushwork: {e}", file=sys.stderr)
         return EXIT_INPUT
+
+
+def _batch(args: argparse.Namespace) -> int:
+    """`brushwork batch`: every job once; a summary; exit 1 if any failed."""
+    import time
+
+    from . import batch
+
+    if args.jobs:
+        jobs = batch.read_jobs(args.jobs)
+    else:
+        if not args.contents or not args.styles:
+            raise InputError("batch", "needs photos and --styles (or --jobs FILE.jsonl)",
+                             "give e.g. photos/ --styles paintings/ -o out/")
+        jobs = batch.pairs(batch.expand(args.contents, "content"), batch.expand(args.styles, "style"))
+    _check_workers(args)
+    if getattr(args, "size", None) == "auto":
+        raise InputError("--size auto", "is for single pictures", "give a size, e.g. 512")
+    settings = _settings_from(args)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}", "is a file", "give a folder")
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    began = time.perf_counter()
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    bar = _progress(len(jobs), args.quiet)
+    bar.unit = "job"
+    try:
+        for r in batch.run(jobs, settings, out, backend=args.backend, workers=args.workers,
+                           gpus_per_worker=args.gpus_per_worker, address=args.address,
+                           threads=args.threads):
+            counts[r.status] += 1
+            bar.update(1)
+            if r.status == "failed":
+                bar.write(f"brushwork: failed: {r.error}", file=sys.stderr)
+            elif bar.disable:
+                say(f"brushwork: {r.status} {r.path}" + (f" ({r.seconds:.1f} s on {r.worker})"
+                                                         if r.status == "done" else ""))
+    except KeyboardInterrupt:
+        bar.close()
+        say(f"brushwork: interrupted; {counts['done']} done, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed; run the same command to finish")
+        return EXIT_INTERRUPTED
+    bar.close()
+    failed = counts["failed"]
+    say(f"brushwork: {counts['done']} done, {counts['skipped']} skipped, {failed} failed in "
+        f"{time.perf_counter() - began:.0f} s" + (f"; reasons in {out / batch.FAILURES}"
+                                                   if failed else ""))
+    return 1 if failed else 0
+
+
+def _check_workers(args: argparse.Namespace) -> None:
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be 1 or more, got {args.workers}", "give e.g. 2")
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads", f"must be 1 or more, got {args.threads}", "give e.g. 1")
+    if not 0 <= args.gpus_per_worker <= 64:
+        raise InputError("--gpus-per-worker", f"must be from 0 to 64, got {args.gpus_per_worker}",
+                         "give e.g. 1 or 0.5")
+
+
+def _info(path: str) -> dict:
+    if Path(path).suffix.lower() in (".mp4", ".mov"):
+        from .videoio import read_record
+
+        record = read_record(path)
+        if record is None:
+            raise InputError(path, "carries no brushwork settings", "give a brushwork output")
+        return record
+    return images.read_metadata(path)
+
+
+def _frame_range(text: str) -> tuple[int, int | None]:
+    """--frames START:END (either side may be empty)."""
+    try:
+        a, b = text.split(":")
+        start, end = int(a) if a.strip() else 0, int(b) if b.strip() else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid range {text!r}: give START:END, e.g. 0:48")
+    if start < 0 or (end is not None and end <= start):
+        raise argparse.ArgumentTypeError(f"{text!r} selects no frames: give START:END with "
+                                         "0 <= START < END")
+    return start, end
 
 
 def _size(text: str) -> int | str:

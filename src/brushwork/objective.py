@@ -37,8 +37,20 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Temporal:
+    """Ruder et al.'s short-term temporal term for a video frame: the previous frame's picture
+    warped to this frame, and the per-pixel consistency weights c (0 where it cannot be trusted).
+    Its loss is weight * mean(c * (x - target)^2)."""
+
+    target: torch.Tensor  # (1, C, H, W), the picture's channels
+    weights: torch.Tensor  # (1, 1, H, W) in [0, 1]
+    weight: float
+
+
+@dataclass(frozen=True)
 class Objective:
-    """alpha * content + beta * sum_r share_r sum_l w_l * style_rl + tv, for one scale."""
+    """alpha * content + beta * sum_r share_r sum_l w_l * style_rl + tv (+ temporal), for one
+    scale."""
 
     content_targets: Mapping[str, torch.Tensor]  # layer -> the photo's features, whole
     regions: tuple[Region, ...]  # one without a mask when the style covers the picture
@@ -49,6 +61,7 @@ class Objective:
     gram_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # E_l(G, A)
     as_rgb: Callable[[torch.Tensor], torch.Tensor]  # what VGG sees of the picture
     bf16: bool = False
+    temporal: Temporal | None = None  # a video frame after the first
 
     @property
     def style_layers(self) -> list[str]:
@@ -114,8 +127,18 @@ class Objective:
         # tv_loss's normalisation: the mean over the whole picture's pairs.
         return self.tv_weight * (across / (c * height * (width - 1)) + down / (c * (height - 1) * width))
 
+    def temporal_share(self, crop: torch.Tensor, t: Tile) -> torch.Tensor:
+        """The temporal term's part from tile `t`'s own pixels."""
+        if self.temporal is None or self.temporal.weight == 0:
+            return crop.new_zeros(())
+        target, c = self.temporal.target, self.temporal.weights
+        mine = crop[..., t.y0 - t.cy0: t.y1 - t.cy0, t.x0 - t.cx0: t.x1 - t.cx0]
+        diff = mine - target[..., t.y0:t.y1, t.x0:t.x1]
+        return self.temporal.weight * (c[..., t.y0:t.y1, t.x0:t.x1] * diff.square()).sum() \
+            / target.numel()
+
     def terms(self, content: torch.Tensor, style: torch.Tensor | None,
-              tv: torch.Tensor) -> dict[str, torch.Tensor]:
+              tv: torch.Tensor, temporal: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The Step record's terms: those that are on, and their total."""
         parts = {}
         if self.content_weight > 0:
@@ -124,6 +147,8 @@ class Objective:
             parts["style"] = style
         if self.tv_weight > 0:
             parts["tv"] = tv
+        if self.temporal is not None:
+            parts["temporal"] = temporal if temporal is not None else tv.new_zeros(())
         return {**parts, "total": sum(parts.values())}
 
 

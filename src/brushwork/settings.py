@@ -148,10 +148,49 @@ class Settings:
         return cls(**data)
 
 
-def field_type(name: str) -> tuple[type, bool]:
-    """(element type, is a tuple) of a Settings field, with `| None` unwrapped: what a front end
+@dataclass(frozen=True)
+class VideoSettings:
+    """What a video adds to a still's `Settings` (Ruder et al.'s temporal consistency)."""
+
+    temporal_weight: float = field(default=300.0, metadata=_opt(
+        "weight of the temporal term, mean(c * (x - previous frame warped)^2): higher flickers "
+        "less; 0 paints every frame on its own (the flickering baseline)", min=0.0, max=1e12,
+        group="video"))
+    frame_steps: int = field(default=60, metadata=_opt(
+        "most steps for a frame after the first (which is a still run of --steps)", min=1,
+        max=100_000, group="video"))
+    frame_tolerance: float = field(default=0.002, metadata=_opt(
+        "a frame after the first stops when its loss falls by less than this fraction per step "
+        "(over 5 steps); 0: always --frame-steps", min=0.0, max=1.0, group="video"))
+
+    def __post_init__(self) -> None:
+        meta = {f.name: f.metadata for f in dataclasses.fields(self)}
+        for name, integer in (("temporal_weight", False), ("frame_steps", True),
+                              ("frame_tolerance", False)):
+            value, lo, hi = getattr(self, name), meta[name]["min"], meta[name]["max"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                    value) or (integer and not float(value).is_integer()) or not lo <= value <= hi:
+                raise InputError(flag(name), f"must be {'a whole number' if integer else 'a number'}"
+                                 f" from {lo:g} to {hi:g}, got {value!r}",
+                                 f"pass a value in that range (default {_default(name, VideoSettings)})")
+        object.__setattr__(self, "frame_steps", int(self.frame_steps))
+
+    def replace(self, **changes: Any) -> "VideoSettings":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "VideoSettings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def field_type(name: str, cls: type = Settings) -> tuple[type, bool]:
+    """(element type, is a tuple) of a settings field, with `| None` unwrapped: what a front end
     needs to build its widget or option."""
-    hint = typing.get_type_hints(Settings)[name]
+    hint = typing.get_type_hints(cls)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = args[0]
@@ -235,5 +274,5 @@ def _validate(s: Settings) -> None:
                   "give one weight per style layer")
 
 
-def _default(name: str) -> Any:
-    return {f.name: f.default for f in dataclasses.fields(Settings)}[name]
+def _default(name: str, cls: type = Settings) -> Any:
+    return {f.name: f.default for f in dataclasses.fields(cls)}[name]

@@ -192,7 +192,7 @@ class Progress:
 def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[Tile],
              ) -> Generator[Progress, None, dict[str, torch.Tensor]]:
     """Leave the whole picture's loss gradient in `x.grad`; yields a `Progress` per tile and
-    returns the weighted loss terms (content, style, tv, total) as 0-d tensors.
+    returns the weighted loss terms (content, style, tv, temporal, total) as 0-d tensors.
 
     `objective` (brushwork.objective.Objective) supplies the features, the weights and targets.
     With several tiles, the last tile of pass 1 keeps its graph and opens pass 2, so a step
@@ -225,7 +225,7 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
         d_gram = dict(zip(whole, torch.autograd.grad(style, list(whole.values()))))
 
     grad = torch.zeros_like(picture)
-    content_sum = tv_sum = picture.new_zeros(())
+    content_sum = tv_sum = temporal_sum = picture.new_zeros(())
     for j, t in enumerate(reversed(tiles), start=1):
         if kept is not None:
             (crop, inner), kept = kept, None
@@ -241,12 +241,15 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
                     part = part + (d_gram[key] * share).sum()
             content = objective.content_share(inner, t, size)
             tv = objective.tv_share(crop, t, size)
-            (part + content + tv).backward()
+            temporal = objective.temporal_share(crop, t)
+            (part + content + tv + temporal).backward()
         content_sum = content_sum + content.detach()
         tv_sum = tv_sum + tv.detach()
+        temporal_sum = temporal_sum + temporal.detach()
         grad[(..., *t.crop)] += crop.grad
         del crop, inner
         if n > 1:
             yield Progress("gradient", j, n)
     x.grad = grad
-    return objective.terms(content_sum, None if style is None else style.detach(), tv_sum)
+    return objective.terms(content_sum, None if style is None else style.detach(), tv_sum,
+                           temporal_sum)

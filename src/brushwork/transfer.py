@@ -22,7 +22,7 @@ from . import color, examples, images, memory, optim, regions, tiles
 from .device import resolve_device
 from .errors import DeviceError, DivergenceError, InputError
 from .losses import gram_loss, relative_gram_loss
-from .objective import Objective, Region
+from .objective import Objective, Region, Temporal
 from .settings import Settings, flag
 from .vgg import VGG19Features
 from .weights import load_weights
@@ -53,6 +53,9 @@ DEPTH_WEIGHTS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.5, 5: 0.1}
 # Targets need no gradient: one pass without it takes about a quarter of the memory of one with
 # it (benchmarks/large.py), so their crops may be this many times larger than the picture's.
 TARGET_CROP = 3
+# A video frame stops when its best loss fell by less than its tolerance per step, on average
+# over this many steps (one L-BFGS step can stall while the next still gains).
+STALL_WINDOW = 5
 # The network is normalised on the bundled examples at ImageNet's usual size.
 REFERENCE_SIZE = 224
 FILTER_MEANS_FILE = Path(__file__).resolve().parent / "caffe_filter_means.pt"
@@ -90,6 +93,22 @@ class Step:
     def best_image(self) -> Image.Image:
         """The lowest-loss picture of this scale so far: the run's result when it ends here."""
         return self._render_best()
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """How a video frame after the first is painted (brushwork.video builds it): from `start`,
+    with Ruder et al.'s temporal term towards `previous` weighted by `weights`, in one scale of
+    at most `steps` steps that stops once the loss stops falling (`tolerance`).
+
+    Tensors are (1, 3, H, W) RGB in [0, 1] and (1, 1, H, W), at the frame's output size."""
+
+    start: torch.Tensor  # the previous picture warped to this frame, the photo where c = 0
+    previous: torch.Tensor  # the previous picture warped to this frame
+    weights: torch.Tensor  # Ruder's c: 1 where the flow is trusted, 0 where it is not
+    temporal_weight: float
+    steps: int
+    tolerance: float
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,9 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  settings: Settings | None = None, *, model: VGG19Features | None = None,
                  resume: tuple[int, Image.Image] | None = None,
                  tile_progress: bool = False,
-                 masks: Sequence[ImageLike] | None = None) -> Iterator[Step]:
+                 masks: Sequence[ImageLike] | None = None,
+                 continuation: Continuation | None = None,
+                 cache: dict | None = None) -> Iterator[Step]:
     """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
 
     All input checks happen here, before any work; the model loads when iteration starts
@@ -180,6 +201,9 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     `masks` (one greyscale image per style, any size, white where that style applies) paints
     each style in its own region with guided Gram matrices (brushwork.regions); where no mask
     is white, the photo is kept.
+
+    `continuation` and `cache` are for brushwork.video: a frame painted from the previous one,
+    and a dict in which the paintings' Gram matrices are kept from frame to frame.
     """
     settings = settings or Settings()
     content_im = _as_image(content, "content image")
@@ -227,7 +251,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
                          "there is nothing left to do; start a new run")
     return _run(content_im, style_ims, init_im, settings, device, model, resume, tile_progress,
-                mask_ims)
+                mask_ims, continuation, cache)
 
 
 def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
@@ -244,10 +268,11 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
          s: Settings, device: torch.device, model: VGG19Features | None,
          resume: tuple[int, Image.Image] | None, tile_progress: bool,
-         mask_ims: list[Image.Image] | None) -> Iterator[Step]:
+         mask_ims: list[Image.Image] | None, continuation: Continuation | None,
+         cache: dict | None) -> Iterator[Step]:
     try:
         yield from _steps(content_im, style_ims, init_im, s, device, model, resume, tile_progress,
-                          mask_ims)
+                          mask_ims, continuation, cache)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         fits = memory.largest_size(*content_im.size, device, s.precision == "bf16", tile=s.tile,
@@ -260,7 +285,8 @@ def _run(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.I
 def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image.Image | None,
            s: Settings, device: torch.device, model: VGG19Features | None,
            resume: tuple[int, Image.Image] | None, tile_progress: bool = False,
-           mask_ims: list[Image.Image] | None = None) -> Iterator[Step | tiles.Progress]:
+           mask_ims: list[Image.Image] | None = None, cont: Continuation | None = None,
+           cache: dict | None = None) -> Iterator[Step | tiles.Progress]:
     if model is None:
         model = load_model(s, device)
     blend = torch.tensor(s.style_blend or [1.0] * len(style_ims), dtype=torch.float64)
@@ -269,6 +295,8 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
     luminance_only = s.preserve_color == "luminance"
     bf16 = s.precision == "bf16"
     plan = plan_scales(*content_im.size, s)
+    if cont is not None:  # a video frame from the previous one: only the full size is left to do
+        plan = [Scale(tuple(cont.start.shape[-1:-3:-1]), cont.steps)]
     total = sum(sc.steps for sc in plan)
     gen = torch.Generator().manual_seed(s.seed)
     step_no = 0
@@ -293,7 +321,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
         content = images.to_tensor(images.resize(content_im, sc.size), device)
         content_in = color.luminance(content) if luminance_only else content
         content_targets, style_grams = _targets(model, s, content, content_in, style_ims,
-                                                sc.size, as_rgb, mem)
+                                                sc.size, as_rgb, mem, cache)
+        temporal = None
+        if cont is not None:
+            to_x = partial(_as_picture, luminance_only=luminance_only, device=device)
+            temporal = Temporal(to_x(cont.previous), cont.weights.to(device), cont.temporal_weight)
         masks = None if mask_ims is None else [
             regions.mask_tensor(m, sc.size, device) for m in mask_ims]
         keep = None if masks is None else regions.keep_mask(masks)
@@ -301,8 +333,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             content_targets, _regions(style_grams, blend, masks, s.style_layers, s.pooling),
             content_weight=s.content_weight, style_weight=s.style_weight, layer_weights=layer_w,
             tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=bf16,
-            gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss)
-        if resume is not None:  # the saved picture, at this scale's size
+            gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss,
+            temporal=temporal)
+        if cont is not None:
+            x = _as_picture(cont.start, luminance_only, device).clone()
+        elif resume is not None:  # the saved picture, at this scale's size
             x = _start_from(resume[1], sc.size, luminance_only, device)
             resume = None
         else:
@@ -321,6 +356,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                 return images.to_pil(out)
 
         best_x, best_loss, best_step = x.detach().clone(), math.inf, step_no
+        bests: list[float] = []  # the best loss after each step, for a frame's stopping test
         for _ in range(steps_here):
             evaluated = x.detach().clone()  # the picture this step's loss is measured on
             # cuDNN picks the fastest convolution for the fixed size of this scale; scoped to
@@ -353,6 +389,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                     x.clamp_(0, 1)
             yield Step(step_no, total, scale_no, len(plan), sc.size, best_step, dict(terms),
                        partial(render, evaluated), partial(render, best_x), mem.tiles)
+            bests.append(best_loss)
+            if cont is not None and len(bests) > STALL_WINDOW and (
+                    bests[-1 - STALL_WINDOW] - bests[-1]) < (
+                    cont.tolerance * STALL_WINDOW * abs(bests[-1])):
+                break  # the frame has settled: more steps would change it by too little to see
         x = best_x  # the next scale starts from this scale's best picture
         del opt, objective
 
@@ -390,6 +431,7 @@ def _grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
 def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
              style_ims: list[Image.Image], size: tuple[int, int],
              as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan,
+             cache: dict | None = None,
              ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
     """The photo's content features and each painting's Gram matrices for one scale, computed
     once (in tiles when the scale is tiled: a large photo or painting goes through the network
@@ -402,6 +444,11 @@ def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_i
 
     _, content_targets = tiles.features(model, content_in, cut(content_in), (),
                                         s.content_layers if s.content_weight > 0 else (), as_rgb)
+    # Colour preservation fits the painting to each photo; otherwise the targets are the same
+    # for every frame of a video.
+    cache = cache if s.preserve_color == "none" else None
+    if cache is not None and size in cache:
+        return content_targets, cache[size]  # a video's paintings are the same every frame
     style_grams = []
     for style_im in style_ims if s.style_weight > 0 else ():
         style = _style_tensor(style_im, size, s.style_scale, content.device)
@@ -411,6 +458,8 @@ def _targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_i
             style = color.match_luminance(color.luminance(style), content_in)
         # A painting much larger than the picture (a large --style-scale) is cut too.
         style_grams.append(tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)[0])
+    if cache is not None:
+        cache[size] = style_grams
     return content_targets, style_grams
 
 
@@ -440,6 +489,12 @@ def _style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: flo
     if min(w, h) < images.MIN_SIDE:  # a very elongated painting: grow until it fits VGG
         w, h = images.fit_size(*style_im.size, round(longer * images.MIN_SIDE / min(w, h)))
     return images.to_tensor(images.resize(style_im, (w, h)), device)
+
+
+def _as_picture(t: torch.Tensor, luminance_only: bool, device: torch.device) -> torch.Tensor:
+    """An RGB tensor as the optimised picture's channels (the luminance in luminance mode)."""
+    t = t.to(device)
+    return (color.luminance(t) if luminance_only else t).contiguous()
 
 
 def _start_from(im: Image.Image, size: tuple[int, int], luminance_only: bool,

@@ -1,0 +1,251 @@
+"""Video frames in and out: any video PyAV decodes, or a folder of numbered images; H.264 MP4
+out with the frame rate kept exactly and the audio carried over.
+
+PyAV is imported where used (pip install 'brushwork[video]'). Every problem with an input is an
+`InputError` naming it, raised before any painting starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from . import images
+from .errors import InputError
+
+# A folder of images has no frame rate of its own: this one unless --fps says otherwise.
+FOLDER_FPS = Fraction(25)
+# H.264 quality: the constant rate factor libx264 calls visually near-lossless.
+CRF = 18
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+METADATA_KEY = "comment"  # the MP4 tag that carries the run's record
+
+
+def _av():
+    try:
+        import av
+    except ModuleNotFoundError:
+        raise InputError("video", "needs PyAV", "run: pip install 'brushwork[video]'") from None
+    return av
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video input is: its frame size (after rotation), frame rate, frame count when the
+    container says (None otherwise) and whether it has sound."""
+
+    path: Path
+    size: tuple[int, int]
+    rate: Fraction
+    frames: int | None
+    audio: bool
+    folder: bool
+
+    @property
+    def name(self) -> str:
+        return f"video {self.path}"
+
+
+def _numbered(folder: Path) -> list[Path]:
+    """The folder's images in the order of the last number in their names."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+
+    def key(p: Path):
+        numbers = re.findall(r"\d+", p.stem)
+        return (int(numbers[-1]) if numbers else -1, p.name)
+
+    return sorted(files, key=key)
+
+
+def probe(path: str | os.PathLike, fps: Fraction | None = None) -> VideoInfo:
+    """Open a video or a folder of numbered images and describe it; InputError if unusable."""
+    p = Path(path)
+    name = f"video {p}"
+    if not p.exists():
+        raise InputError(name, "does not exist", "check the path")
+    if p.is_dir():
+        files = _numbered(p)
+        if not files:
+            raise InputError(name, "is a folder with no images (zero frames)",
+                             "give a video file or a folder of numbered PNG or JPEG frames")
+        first = images.load_image(files[0], name=f"{name}: {files[0].name}")
+        _check_pixels(name, *first.size)
+        return VideoInfo(p, first.size, fps or FOLDER_FPS, len(files), False, True)
+    av = _av()
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.video:
+                raise InputError(name, "has no video stream", "give a file with pictures in it")
+            stream = container.streams.video[0]
+            rate = fps or stream.average_rate or stream.guessed_rate
+            if not rate:
+                raise InputError(name, "has no frame rate", "give one with --fps")
+            frame = next(container.decode(stream), None)
+            if frame is None:
+                raise InputError(name, "has zero frames", "give a video with at least one frame")
+            w, h = _rotated(frame).size
+            _check_pixels(name, w, h)
+            return VideoInfo(p, (w, h), Fraction(rate), stream.frames or None,
+                             bool(container.streams.audio), False)
+    except InputError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, StopIteration) as e:
+        raise InputError(name, f"is not a video brushwork can read ({_short(e)})",
+                         "give an MP4, MOV, MKV, WebM or AVI file, or a folder of frames") from None
+
+
+def _check_pixels(name: str, w: int, h: int) -> None:
+    cap = images.MAX_PIXELS
+    if w * h > cap:
+        raise InputError(name, f"its {w}x{h} frames are {w * h / 1e6:.0f} megapixels, over the "
+                         f"{cap / 1e6:.0f} MP limit", "downscale it first")
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:120]
+
+
+def _rotated(frame) -> Image.Image:
+    """A decoded frame as RGB, turned as its display matrix says (a phone's portrait video)."""
+    im = frame.to_image()
+    turns = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270,
+             180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
+    angle = round(getattr(frame, "rotation", 0) or 0)
+    return im.transpose(turns[angle]) if angle in turns else im
+
+
+def read_frames(info: VideoInfo, start: int = 0,
+                end: int | None = None) -> Iterator[tuple[int, Image.Image]]:
+    """(index, RGB frame) for frames start <= index < end, in order."""
+    if info.folder:
+        for i, f in enumerate(_numbered(info.path)):
+            if i >= start and (end is None or i < end):
+                yield i, images.load_image(f, name=f"{info.name}: {f.name}")
+        return
+    av = _av()
+    with av.open(str(info.path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for i, frame in enumerate(container.decode(stream)):
+                if end is not None and i >= end:
+                    break
+                if i >= start:
+                    yield i, _rotated(frame)
+        except av.FFmpegError as e:
+            raise InputError(info.name, f"is damaged after frame {i} ({_short(e)})",
+                             "re-encode it, or choose earlier frames with --frames") from None
+
+
+def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fraction,
+              audio: VideoInfo | None = None, start: int = 0, record: dict | None = None) -> Path:
+    """Encode frames as H.264 MP4 (yuv420p) at exactly `rate`, atomically: a temporary file in
+    the same folder, renamed over `out` once complete.
+
+    With `audio`, that video's sound from frame `start` for as long as the frames last is
+    carried over (re-encoded as AAC, which every player reads). `record` goes into the file's
+    metadata. Frame sizes must be even (yuv420p halves the colour planes)."""
+    av = _av()
+    out, rate = Path(out), Fraction(rate)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".mp4")
+    os.close(fd)
+    count = 0
+    try:
+        with av.open(tmp, "w", format="mp4") as container:
+            if record is not None:
+                container.metadata[METADATA_KEY] = json.dumps(record, ensure_ascii=False)
+            stream = None
+            for im in frames:
+                if stream is None:
+                    stream = container.add_stream("libx264", rate=rate)
+                    stream.width, stream.height = im.size
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(CRF)}
+                    # Time stamps count frames, so the rate is exact (30000/1001 stays so).
+                    stream.codec_context.time_base = 1 / rate
+                    # MP4 wants every stream before the first packet.
+                    sound = _audio_stream(av, audio, container) if audio and audio.audio else None
+                frame = av.VideoFrame.from_ndarray(np.asarray(im.convert("RGB")), format="rgb24")
+                frame.pts = count
+                container.mux(stream.encode(frame))
+                count += 1
+            if stream is None:
+                raise ValueError("no frames to write")
+            container.mux(stream.encode(None))
+            if sound is not None:
+                _copy_audio(av, audio, container, sound, Fraction(start) / rate,
+                            Fraction(start + count) / rate)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the video from other users
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _audio_stream(av, info: VideoInfo, container):
+    """An AAC stream in `container` with the sample rate and channels of the input's sound."""
+    with av.open(str(info.path)) as source:
+        a = source.streams.audio[0].codec_context
+        out = container.add_stream("aac", rate=a.sample_rate or 48000)
+        out.layout = a.layout.name if a.layout and a.layout.nb_channels <= 2 else "stereo"
+    return out
+
+
+def _copy_audio(av, info: VideoInfo, container, out, t0: Fraction, t1: Fraction) -> None:
+    """The input's first audio track between t0 and t1 seconds, into `out` from time 0."""
+    with av.open(str(info.path)) as source:
+        a = source.streams.audio[0]
+        size = out.codec_context.frame_size or 1024
+        resampler = av.AudioResampler(format="fltp", layout=out.layout, rate=out.rate)
+        # AAC takes frames of exactly `size` samples; the cut at t0 and t1 leaves partial ones.
+        fifo = av.AudioFifo()
+        rate, written, seen = out.rate, 0, None
+        first, last = int(t0 * rate), int(t1 * rate)
+        for frame in source.decode(a):
+            for f in resampler.resample(frame):
+                at = int(round(f.time * rate)) if f.time is not None else (seen or 0)
+                seen = at + f.samples
+                keep = f.to_ndarray()[:, max(0, first - at): max(0, last - at)]
+                if keep.shape[1] == 0:
+                    continue
+                g = av.AudioFrame.from_ndarray(np.ascontiguousarray(keep), format="fltp",
+                                               layout=out.layout)
+                g.sample_rate, g.pts = rate, written
+                written += keep.shape[1]
+                fifo.write(g)
+                while fifo.samples >= size:
+                    container.mux(out.encode(fifo.read(size)))
+        if fifo.samples:
+            container.mux(out.encode(fifo.read()))
+        container.mux(out.encode(None))
+
+
+def read_record(path: str | os.PathLike) -> dict | None:
+    """The run record a brushwork MP4 carries, or None."""
+    av = _av()
+    try:
+        with av.open(str(path)) as container:
+            text = container.metadata.get(METADATA_KEY)
+    except (av.FFmpegError, OSError):
+        return None
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def even_size(width: int, height: int, longer: int) -> tuple[int, int]:
+    """The frame size for a longer side: the aspect kept, each side even (yuv420p needs it)."""
+    w, h = images.fit_size(width, height, longer)
+    return max(2, w - w % 2), max(2, h - h % 2)
