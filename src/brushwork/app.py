@@ -350,13 +350,7 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
     ticket = queue.join()
     last = None
     try:
-        status = st.empty()
-        while not queue.take(ticket, timeout=0.5):
-            n = queue.position(ticket)
-            status.warning("Busy: another picture is being painted. " + (
-                "You are next in line" if n == 1 else f"You are number {n} in line") +
-                "; your run starts by itself.")
-        status.empty()
+        wait_turn(st, queue, ticket)
         started = time.monotonic()
         run_id = f"run-{time.time_ns()}"
         layers = tuple(settings.content_layers) + tuple(settings.style_layers)
@@ -410,6 +404,17 @@ def _run(st, state, queue: RunQueue, model_for, settings, device, content, style
         if last is not None:
             _keep_step(state, last, settings, content, styles, run_id, masks)
     return note
+
+
+def wait_turn(st, queue: RunQueue, ticket: object) -> None:
+    """Wait for `ticket`'s turn, telling the user their place in line meanwhile."""
+    status = st.empty()
+    while not queue.take(ticket, timeout=0.5):
+        n = queue.position(ticket)
+        status.warning("Busy: another picture is being painted. " + (
+            "You are next in line" if n == 1 else f"You are number {n} in line") +
+            "; your run starts by itself.")
+    status.empty()
 
 
 def _keep_step(state, step, settings, content, styles, run_id: str, masks=None) -> None:

@@ -3,7 +3,7 @@
 It reads the same `iter_stylize_video` iterator as the CLI: each finished frame shows as it
 comes, with the progress and the time left; Stop keeps the frames done so far, and the MP4
 (the clip's frame rate and sound kept) is offered for download. A server's CPU paints slowly
-(about 7 s a frame at 256 px after a first frame of a minute), so on a CPU the app takes the
+(about 5 s a frame at 256 px after a first frame of a minute), so on a CPU the app takes the
 first VIDEO_CPU_FRAMES frames at up to VIDEO_CPU_SIZE px, and says so; the CLI has no limit.
 """
 
@@ -15,7 +15,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from brushwork.app import MAX_UPLOAD_MB, RunQueue, _style_inputs, settings_sidebar
+from brushwork.app import MAX_UPLOAD_MB, RunQueue, _style_inputs, settings_sidebar, wait_turn
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi"]
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 6 minutes on a 2-core CPU
@@ -32,9 +32,9 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
         st.subheader("Video")
         upload = st.file_uploader("Upload a short video", type=VIDEO_TYPES, key="video_upload")
         st.caption(f"The app paints the first {limit} frames" + (
-            f" at up to {VIDEO_CPU_SIZE} px on this CPU (about 7 s a frame)" if cpu else "")
-            + "; `brushwork video` on the command line has no limit. Without an upload: a pan "
-            "across the Tübingen photo.")
+            f" at up to {VIDEO_CPU_SIZE} px on this CPU (about 5 s a frame after a first one of "
+            "a minute)" if cpu else "") + "; `brushwork video` on the command line has no "
+            "limit. Without an upload: a pan across the Tübingen photo.")
     source = _video_source(st, upload, state)
     if source is not None:
         if upload is not None:
@@ -106,13 +106,7 @@ def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit
 
     ticket = queue.join()
     try:
-        status = st.empty()
-        while not queue.take(ticket, timeout=0.5):
-            n = queue.position(ticket)
-            status.warning("Busy: another picture is being painted. " + (
-                "You are next in line" if n == 1 else f"You are number {n} in line") +
-                "; your run starts by itself.")
-        status.empty()
+        wait_turn(st, queue, ticket)
         layers = tuple(settings.content_layers) + tuple(settings.style_layers)
         model = model_for(settings.weights, settings.pooling, layers, str(device))
         video = source["info"] if source["info"] is not None else source["frames"]

@@ -174,28 +174,13 @@ def _finish(out: Path, job: Job, outcome: dict, failures: Path) -> Result:
     """Write a worker's picture (atomically) or record its failure."""
     if outcome.get("png") is not None:
         path = out / job.output
-        _write_atomic(path, outcome["png"])
+        images.write_atomic(path, outcome["png"])
         return Result(job, "done", path, seconds=outcome["seconds"], worker=outcome["worker"])
     with open(failures, "a") as f:
         f.write(json.dumps({"content": job.content, "styles": list(job.styles),
                             "output": job.output, "error": outcome["error"]}) + "\n")
     return Result(job, "failed", error=outcome["error"], seconds=outcome.get("seconds", 0.0),
                   worker=outcome.get("worker", ""))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _inputs(job: Job) -> tuple[bytes, list[bytes]]:
@@ -393,7 +378,8 @@ def frame_runs(video: str, start: int, end: int, runs: int, warmup: int) -> list
 def paint_video(video: str, styles: list[bytes], settings: Settings, video_settings,
                 start: int, end: int, *, workers: int, warmup: int,
                 previous: bytes | None = None, gpus_per_worker: float = 0.0,
-                address: str | None = None, threads: int | None = None, blend: bool = True):
+                address: str | None = None, threads: int | None = None, blend: bool = True,
+                raw: dict | None = None):
     """Paint frames start .. end-1 of `video` in `workers` runs on Ray, and yield
     (index, PIL image, fresh, steps, seconds) in frame order as runs finish.
 
@@ -401,8 +387,8 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
     cannot match the run before it, however many warm-up frames it paints (docs/video.md
     measures it). So each run's warm-up frames overlap the previous run's last ones, and the
     written frames there cross-fade from the one run to the other, spreading the change over
-    the overlap instead of a jump at one frame (`blend=False` drops the warm-up frames instead,
-    for measuring)."""
+    the overlap instead of a jump at one frame. For measuring: `blend=False` drops the warm-up
+    frames instead, and `raw` (a dict) receives every run's frames, warm-up included."""
     runs = frame_runs(video, start, end, workers, warmup)
     ray = _import_ray()
     started = not ray.is_initialized()
@@ -416,7 +402,7 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
         base, vs = ray.put(settings), ray.put(video_settings)
         refs = {a.paint_frames.remote(r, styles, base, vs, previous if i == 0 else None): i
                 for i, (a, r) in enumerate(zip(pool, runs))}
-        done: dict[int, dict] = {}
+        done: dict[int, dict] = raw if raw is not None else {}
         next_run = 0
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)

@@ -174,13 +174,7 @@ def _output(out: Path) -> tuple[Path, Path]:
     if out.suffix and out.suffix.lower() != ".mp4":
         raise InputError(f"-o {out}", f"unknown video extension {out.suffix!r}",
                          "end the name with .mp4, or give a folder for PNG frames")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"-o {out}", f"folder {parent} does not exist", "create it first")
-    import os
-
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InputError(f"-o {out}", "is not writable", "choose a folder you can write to")
+    images.check_writable(out)
     if out.suffix:
         if out.is_dir():
             raise InputError(f"-o {out}", "is a folder", "give a file name ending in .mp4")

@@ -175,14 +175,19 @@ def check_output_path(path: str | os.PathLike, what: str = "-o") -> Path:
     if p.suffix.lower() not in OUTPUT_FORMATS:
         raise InputError(f"{what} {p}", f"unknown image extension {p.suffix or '(none)'!r}",
                          "end the name with .png, .jpg or .webp")
+    check_writable(p, what)
+    if p.is_dir():
+        raise InputError(f"{what} {p}", "is a folder", "give a file name ending in .png")
+    return p
+
+
+def check_writable(p: Path, what: str = "-o") -> None:
+    """Refuse an output whose folder is missing, or that we may not write."""
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{what} {p}", f"folder {parent} does not exist", "create it first")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise InputError(f"{what} {p}", "is not writable", "choose a folder you can write to")
-    if p.is_dir():
-        raise InputError(f"{what} {p}", "is a folder", "give a file name ending in .png")
-    return p
 
 
 def encode_image(im: Image.Image, fmt: str, metadata: dict[str, Any] | None = None) -> bytes:
@@ -239,7 +244,12 @@ def save_image(im: Image.Image, path: str | os.PathLike,
     fmt = OUTPUT_FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise InputError(str(p), f"unknown image extension {p.suffix!r}", "use .png, .jpg or .webp")
-    data = encode_image(im, fmt, metadata)
+    return write_atomic(p, encode_image(im, fmt, metadata))
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to a temporary file in the same folder, then rename it over `path`."""
+    p = Path(path)
     fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
                                suffix=".tmp")
     try:

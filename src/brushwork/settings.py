@@ -159,7 +159,7 @@ class VideoSettings:
     frame_steps: int = field(default=60, metadata=_opt(
         "most steps for a frame after the first (which is a still run of --steps)", min=1,
         max=100_000, group="video"))
-    frame_tolerance: float = field(default=0.002, metadata=_opt(
+    frame_tolerance: float = field(default=0.005, metadata=_opt(
         "a frame after the first stops when its loss falls by less than this fraction per step "
         "(over 5 steps); 0: always --frame-steps", min=0.0, max=1.0, group="video"))
 
