@@ -155,7 +155,7 @@ def run(jobs: Iterable[Job], settings: Settings | None = None, outdir: str | os.
 def _run(jobs: list[Job], settings: Settings, out: Path, backend: str, workers: int | None,
          gpus: float, address: str | None, threads: int | None) -> Iterator[Result]:
     failures = out / FAILURES
-    failures.write_text("")  # this run's failures; a rerun retries the last run's
+    failures.unlink(missing_ok=True)  # the last run's failures are retried now
     todo = []
     for job in jobs:
         if _complete(out / job.output, job, settings):
