@@ -172,3 +172,17 @@ def test_a_video_split_across_ray_workers_writes_every_frame_once(tmp_path, ray_
     assert videoio.probe(out).frames == 8
     kept = sorted(p.name for p in (tmp_path / "out-frames").glob("frame_*.png"))
     assert kept == [f"frame_{i:06d}.png" for i in range(8)]
+
+
+def test_a_rerun_of_an_interrupted_batch_finishes_only_what_was_missing(tmp_path, backend):
+    jobs = batch.pairs(_photos(tmp_path / "in"), STYLES)
+    out = tmp_path / "out"
+    run = batch.run(jobs, tiny(size=64, steps=4), out, backend=backend, workers=2, threads=1)
+    first = [next(run), next(run)]
+    run.close()  # what Ctrl-C does to the command's loop
+    assert [r.status for r in first] == ["done", "done"]
+    again = _run(jobs, out, backend)
+    assert sorted(r.job.output for r in again if r.status == "skipped") == sorted(
+        r.job.output for r in first)
+    assert sorted(r.status for r in again) == ["done", "done", "skipped", "skipped"]
+    assert len(list(out.glob("*.png"))) == 4 and _leftovers(out) == []

@@ -306,9 +306,11 @@ def _ray(jobs: list[Job], settings: Settings, workers: int | None, gpus: float,
         actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus, max_restarts=-1,
                                             max_task_retries=RETRIES)
         pool = [actor.remote(per) for _ in range(n)]
-        yield from _drive(ray, pool, jobs, settings)
-        for a in pool:
-            ray.kill(a)
+        try:
+            yield from _drive(ray, pool, jobs, settings)
+        finally:  # also when the caller stops early (Ctrl-C): no worker is left painting
+            for a in pool:
+                ray.kill(a)
     finally:
         if started:
             ray.shutdown()
@@ -394,11 +396,12 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
     started = not ray.is_initialized()
     if started:
         _init_ray(ray, address)
+    pool: list = []
     try:
         per = threads or max(1, int(ray.available_resources().get("CPU", 1)) // len(runs))
         actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus_per_worker,
                                             max_restarts=-1, max_task_retries=RETRIES)
-        pool = [actor.remote(per) for _ in runs]
+        pool += [actor.remote(per) for _ in runs]
         base, vs = ray.put(settings), ray.put(video_settings)
         refs = {a.paint_frames.remote(r, styles, base, vs, previous if i == 0 else None): i
                 for i, (a, r) in enumerate(zip(pool, runs))}
@@ -421,9 +424,9 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
                     break
                 yield from _blended(runs, done, next_run, blend)
                 next_run += 1
-        for a in pool:
-            ray.kill(a)
     finally:
+        for a in pool:  # also when the caller stops early (Ctrl-C): no worker is left painting
+            ray.kill(a)
         if started:
             ray.shutdown()
 
