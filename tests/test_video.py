@@ -128,3 +128,13 @@ def test_frame_rate_sound_and_rotation_survive_a_round_trip(tmp_path):
     turned = videoio.probe(tmp_path / "turned.mp4")
     assert turned.size == (48, 64)
     assert next(videoio.read_frames(turned))[1].size == (48, 64)
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_colour_preservation_carries_over_to_later_frames(model, mode):
+    clip = examples.pan_clip(2, (96, 72))
+    frames = list(brushwork.iter_stylize_video(
+        clip, examples.STARRY_NIGHT, tiny(size=64, steps=4, preserve_color=mode),
+        brushwork.VideoSettings(frame_steps=3), model=model))
+    assert not frames[1].fresh and frames[1].step.losses["temporal"] > 0
+    assert frames[1].image().mode == "RGB" and frames[1].image().size == (64, 48)
