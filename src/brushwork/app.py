@@ -276,7 +276,7 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None =
                                help=meta["help"], key=key, placeholder="auto")
     return st.number_input(label, min_value=float(lo), max_value=float(hi),
                            value=None if default is None else float(default), format="%g",
-                           help=meta["help"], key=key, placeholder="auto")
+                           step=meta.get("step"), help=meta["help"], key=key, placeholder="auto")
 
 
 def _load_inputs(st, uploads, fallback) -> list["Input"]:

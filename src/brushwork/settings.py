@@ -161,7 +161,7 @@ class VideoSettings:
         max=100_000, group="video"))
     frame_tolerance: float = field(default=0.005, metadata=_opt(
         "a frame after the first stops when its loss falls by less than this fraction per step "
-        "(over 5 steps); 0: always --frame-steps", min=0.0, max=1.0, group="video"))
+        "(over 5 steps); 0: always --frame-steps", min=0.0, max=1.0, step=0.001, group="video"))
 
     def __post_init__(self) -> None:
         meta = {f.name: f.metadata for f in dataclasses.fields(self)}
