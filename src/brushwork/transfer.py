@@ -97,13 +97,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Continuation:
-    """How a video frame after the first is painted (brushwork.video builds it): from `start`,
-    with Ruder et al.'s temporal term towards `previous` weighted by `weights`, in one scale of
-    at most `steps` steps that stops once the loss stops falling (`tolerance`).
+    """How a video frame after the first is painted (brushwork.video builds it): from the
+    previous picture warped to this frame, with Ruder et al.'s temporal term towards it weighted
+    by `weights`, in one scale of at most `steps` steps that stops once the loss stops falling
+    (`tolerance`).
 
     Tensors are (1, 3, H, W) RGB in [0, 1] and (1, 1, H, W), at the frame's output size."""
 
-    start: torch.Tensor  # the previous picture warped to this frame, the photo where c = 0
     previous: torch.Tensor  # the previous picture warped to this frame
     weights: torch.Tensor  # Ruder's c: 1 where the flow is trusted, 0 where it is not
     temporal_weight: float
@@ -176,6 +176,15 @@ def _as_image(x: ImageLike, role: str) -> Image.Image:
     return images.load_image(x, name=f"{role} {x}" if isinstance(x, (str,)) else role)
 
 
+def style_images(styles: ImageLike | Sequence[ImageLike]) -> list[Image.Image]:
+    """One style image or several, read as RGB; InputError for none or an unusable one."""
+    style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(
+        styles, "read") or hasattr(styles, "__fspath__") else list(styles)  # type: ignore[arg-type]
+    if not style_list:
+        raise InputError("style images", "none given", "give at least one style image")
+    return [_as_image(s, f"style image {i + 1}") for i, s in enumerate(style_list)]
+
+
 def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  settings: Settings | None = None, *, model: VGG19Features | None = None,
                  resume: tuple[int, Image.Image] | None = None,
@@ -207,11 +216,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     """
     settings = settings or Settings()
     content_im = _as_image(content, "content image")
-    style_list = [styles] if isinstance(styles, (str, bytes, Image.Image)) or hasattr(
-        styles, "read") or hasattr(styles, "__fspath__") else list(styles)  # type: ignore[arg-type]
-    if not style_list:
-        raise InputError("style images", "none given", "give at least one style image")
-    style_ims = [_as_image(s, f"style image {i + 1}") for i, s in enumerate(style_list)]
+    style_ims = style_images(styles)
     if settings.style_blend and len(settings.style_blend) != len(style_ims):
         raise InputError(flag("style_blend"), f"{len(settings.style_blend)} weights for "
                          f"{len(style_ims)} style images", "give one weight per style image")
@@ -296,7 +301,7 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
     bf16 = s.precision == "bf16"
     plan = plan_scales(*content_im.size, s)
     if cont is not None:  # a video frame from the previous one: only the full size is left to do
-        plan = [Scale(tuple(cont.start.shape[-1:-3:-1]), cont.steps)]
+        plan = [Scale(tuple(cont.previous.shape[-1:-3:-1]), cont.steps)]
     total = sum(sc.steps for sc in plan)
     gen = torch.Generator().manual_seed(s.seed)
     step_no = 0
@@ -324,8 +329,8 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
                                                 sc.size, as_rgb, mem, cache)
         temporal = None
         if cont is not None:
-            to_x = partial(_as_picture, luminance_only=luminance_only, device=device)
-            temporal = Temporal(to_x(cont.previous), cont.weights.to(device), cont.temporal_weight)
+            temporal = Temporal(_as_picture(cont.previous, luminance_only, device),
+                                cont.weights.to(device), cont.temporal_weight)
         masks = None if mask_ims is None else [
             regions.mask_tensor(m, sc.size, device) for m in mask_ims]
         keep = None if masks is None else regions.keep_mask(masks)
@@ -335,8 +340,11 @@ def _steps(content_im: Image.Image, style_ims: list[Image.Image], init_im: Image
             tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=bf16,
             gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss,
             temporal=temporal)
-        if cont is not None:
-            x = _as_picture(cont.start, luminance_only, device).clone()
+        if temporal is not None:
+            # Where the flow is not trusted (newly seen, or off the frame's edge), the start is
+            # the photo: the warped picture there is a smear of whatever lay nearby.
+            c = temporal.weights
+            x = (c * temporal.target + (1 - c) * content_in).contiguous()
         elif resume is not None:  # the saved picture, at this scale's size
             x = _start_from(resume[1], sc.size, luminance_only, device)
             resume = None
@@ -500,8 +508,7 @@ def _as_picture(t: torch.Tensor, luminance_only: bool, device: torch.device) -> 
 def _start_from(im: Image.Image, size: tuple[int, int], luminance_only: bool,
                 device: torch.device) -> torch.Tensor:
     """A picture to optimise from (an --init file or a resumed intermediate) at `size`."""
-    t = images.to_tensor(images.resize(im, size), device)
-    return color.luminance(t) if luminance_only else t
+    return _as_picture(images.to_tensor(images.resize(im, size), device), luminance_only, device)
 
 
 def _initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Tensor,

@@ -28,7 +28,7 @@ from PIL import Image
 from . import flow, images, videoio
 from .errors import InputError
 from .settings import Settings, VideoSettings
-from .transfer import Continuation, ImageLike, Step, _as_image, iter_stylize, load_model
+from .transfer import Continuation, ImageLike, Step, iter_stylize, load_model, style_images
 from .vgg import VGG19Features
 
 VideoSource = Union[str, os.PathLike, videoio.VideoInfo, Iterable[Image.Image]]
@@ -99,9 +99,7 @@ def iter_stylize_video(video: VideoSource, styles: ImageLike | Sequence[ImageLik
         size = None
     # The paintings are read once; they and the settings are checked up front (iter_stylize
     # checks before any work).
-    style_list = [styles] if isinstance(styles, (str, bytes, Image.Image, os.PathLike)) else list(
-        styles)
-    style_ims = [_as_image(s, f"style image {i}") for i, s in enumerate(style_list, start=1)]
+    style_ims = style_images(styles)
     probe_im = Image.new("RGB", size or (settings.size, settings.size))
     iter_stylize(probe_im, style_ims, settings.replace(size=max(probe_im.size)), model=model)
     return _frames(frames, style_ims, settings, video_settings, start, total, previous, model)
@@ -141,11 +139,7 @@ def _frames(frames: Iterable[tuple[int, Image.Image]], styles, s: Settings, v: V
             if consistent >= SCENE_CUT:
                 c_t = torch.from_numpy(c)[None, None].to(device)
                 warped = flow.warp(painted, back).clamp(0, 1)
-                photo = images.to_tensor(im, device)
-                # Where the flow is not trusted (newly seen, or off the frame's edge), the start
-                # is the photo: the warped picture there is a smear of whatever lay nearby.
-                begin = c_t * warped + (1 - c_t) * photo
-                cont = Continuation(begin, warped, c_t, v.temporal_weight, v.frame_steps,
+                cont = Continuation(warped, c_t, v.temporal_weight, v.frame_steps,
                                     v.frame_tolerance)
             else:
                 consistent = 0.0
