@@ -16,6 +16,7 @@ its one-line reason while the rest go on.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -227,7 +228,7 @@ class Painter:
     def paint(self, job: Job, base: Settings, data: tuple[bytes, list[bytes]]) -> dict:
         """One job, from its inputs' bytes (read by the driver: workers on other machines need
         no shared files)."""
-        from .transfer import load_model, stylize
+        from .transfer import stylize
 
         began = time.perf_counter()
         try:
@@ -236,18 +237,11 @@ class Painter:
             content = images.load_image(data[0], name=f"content image {job.content}")
             styles = [images.load_image(d, name=f"style image {p}")
                       for p, d in zip(job.styles, data[1])]
-            key = (settings.weights, settings.pooling, settings.content_layers,
-                   settings.style_layers, settings.device)
-            if key not in self._models:
-                from .device import resolve_device
-
-                self._models[key] = load_model(settings, resolve_device(settings.device))
-            picture = stylize(content, styles, settings, model=self._models[key])
+            picture = stylize(content, styles, settings, model=self._model(settings))
             png = images.encode_image(picture, "PNG", {**record, "steps_done": settings.steps})
             return {"png": png, "seconds": time.perf_counter() - began, "worker": self.worker}
         except BrushworkError as e:  # this job's own problem: the next job goes on
-            return {"error": str(e), "seconds": time.perf_counter() - began,
-                    "worker": self.worker}
+            return self._failed(e, began)
 
     def paint_frames(self, run: "FrameRun", styles: list[bytes], base: Settings,
                      video_settings, previous: bytes | None = None) -> dict:
@@ -258,24 +252,31 @@ class Painter:
         try:
             paintings = [images.load_image(d, name=f"style image {i}")
                          for i, d in enumerate(styles, start=1)]
-            key = (base.weights, base.pooling, base.content_layers, base.style_layers, base.device)
-            if key not in self._models:
-                from .device import resolve_device
-                from .transfer import load_model
-
-                self._models[key] = load_model(base, resolve_device(base.device))
             before = images.load_image(previous) if previous is not None else None
             frames = []
             for f in video.iter_stylize_video(run.video, paintings, base, video_settings,
                                               start=run.start, end=run.end, previous=before,
-                                              model=self._models[key]):
+                                              model=self._model(base)):
                 frames.append((f.index, images.encode_image(f.image(), "PNG"), f.fresh,
                                f.step.step, f.seconds))
             return {"frames": frames, "seconds": time.perf_counter() - began,
                     "worker": self.worker}
         except BrushworkError as e:
-            return {"error": str(e), "seconds": time.perf_counter() - began,
-                    "worker": self.worker}
+            return self._failed(e, began)
+
+    def _model(self, settings: Settings):
+        """The network for these settings' layers, weights, pooling and device, loaded once."""
+        from .device import resolve_device
+        from .transfer import load_model
+
+        key = (settings.weights, settings.pooling, settings.content_layers,
+               settings.style_layers, settings.device)
+        if key not in self._models:
+            self._models[key] = load_model(settings, resolve_device(settings.device))
+        return self._models[key]
+
+    def _failed(self, e: BrushworkError, began: float) -> dict:
+        return {"error": str(e), "seconds": time.perf_counter() - began, "worker": self.worker}
 
 
 def _read(job: Job) -> tuple[bytes, list[bytes]] | dict:
@@ -295,23 +296,30 @@ def _local(jobs: list[Job], settings: Settings, threads: int | None):
 
 def _ray(jobs: list[Job], settings: Settings, workers: int | None, gpus: float,
          address: str | None, threads: int | None):
+    with _pool(workers, gpus, address, threads) as (ray, pool):
+        yield from _drive(ray, pool, jobs, settings)
+
+
+@contextlib.contextmanager
+def _pool(workers: int | None, gpus: float, address: str | None, threads: int | None):
+    """(ray, `workers` Painter actors): Ray joined at `address` or started here (and shut down
+    after), the workers killed on the way out, also when the caller stops early (Ctrl-C)."""
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         _init_ray(ray, address)
+    pool: list = []
     try:
         cpus = int(ray.available_resources().get("CPU", 1))
         n = workers or max(1, cpus)
         per = threads or max(1, cpus // n)
         actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus, max_restarts=-1,
                                             max_task_retries=RETRIES)
-        pool = [actor.remote(per) for _ in range(n)]
-        try:
-            yield from _drive(ray, pool, jobs, settings)
-        finally:  # also when the caller stops early (Ctrl-C): no worker is left painting
-            for a in pool:
-                ray.kill(a)
+        pool += [actor.remote(per) for _ in range(n)]
+        yield ray, pool
     finally:
+        for a in pool:
+            ray.kill(a)
         if started:
             ray.shutdown()
 
@@ -323,22 +331,19 @@ def _drive(ray, pool: list, jobs: list[Job], settings: Settings):
     load = {i: 0 for i in range(len(pool))}
     base = ray.put(settings)
 
-    unreadable: list = []
-
-    def feed() -> None:
+    def feed():
+        """Hand out jobs; yields (job, outcome) for those whose inputs cannot be read."""
         for i, a in enumerate(pool):
             while queue and load[i] < IN_FLIGHT:
                 job = queue.pop()
                 data = _read(job)
                 if isinstance(data, dict):  # fails here, without a worker
-                    unreadable.append((job, data))
+                    yield job, data
                     continue
                 pending[a.paint.remote(job, base, data)] = (job, i)
                 load[i] += 1
 
-    feed()
-    while unreadable:
-        yield unreadable.pop(0)
+    yield from feed()
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
@@ -350,9 +355,7 @@ def _drive(ray, pool: list, jobs: list[Job], settings: Settings):
                 outcome = {"error": f"{job.content}: its worker died ({type(e).__name__}); "
                                     "rerun the batch to try again", "worker": ""}
             yield job, outcome
-        feed()
-        while unreadable:
-            yield unreadable.pop(0)
+        yield from feed()
 
 
 # ---- a long video across workers ------------------------------------------------------------
@@ -392,16 +395,7 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
     the overlap instead of a jump at one frame. For measuring: `blend=False` drops the warm-up
     frames instead, and `raw` (a dict) receives every run's frames, warm-up included."""
     runs = frame_runs(video, start, end, workers, warmup)
-    ray = _import_ray()
-    started = not ray.is_initialized()
-    if started:
-        _init_ray(ray, address)
-    pool: list = []
-    try:
-        per = threads or max(1, int(ray.available_resources().get("CPU", 1)) // len(runs))
-        actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus_per_worker,
-                                            max_restarts=-1, max_task_retries=RETRIES)
-        pool += [actor.remote(per) for _ in runs]
+    with _pool(len(runs), gpus_per_worker, address, threads) as (ray, pool):
         base, vs = ray.put(settings), ray.put(video_settings)
         refs = {a.paint_frames.remote(r, styles, base, vs, previous if i == 0 else None): i
                 for i, (a, r) in enumerate(zip(pool, runs))}
@@ -424,11 +418,6 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
                     break
                 yield from _blended(runs, done, next_run, blend)
                 next_run += 1
-    finally:
-        for a in pool:  # also when the caller stops early (Ctrl-C): no worker is left painting
-            ray.kill(a)
-        if started:
-            ray.shutdown()
 
 
 def _blended(runs: list[FrameRun], done: dict[int, dict], i: int, blend: bool = True):

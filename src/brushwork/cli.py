@@ -211,8 +211,7 @@ def _batch(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     began = time.perf_counter()
     counts = {"done": 0, "skipped": 0, "failed": 0}
-    bar = _progress(len(jobs), args.quiet)
-    bar.unit = "job"
+    bar = _progress(len(jobs), args.quiet, unit="job")
     try:
         for r in batch.run(jobs, settings, out, backend=args.backend, workers=args.workers,
                            gpus_per_worker=args.gpus_per_worker, address=args.address,
@@ -473,10 +472,10 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _progress(total: int, quiet: bool):
+def _progress(total: int | None, quiet: bool, unit: str = "step", initial: int = 0):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr,
+    return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, file=sys.stderr,
                 disable=quiet or not sys.stderr.isatty())
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 from . import examples, images
-from .cli import (EXIT_INTERRUPTED, RESUME_MAY_CHANGE, _raise_interrupt, _read_image,
-                  _settings_from)
+from .cli import (EXIT_INTERRUPTED, RESUME_MAY_CHANGE, _progress, _raise_interrupt,
+                  _read_image, _settings_from)
 from .errors import BrushworkError, InputError
 from .settings import VideoSettings
 
@@ -91,7 +91,7 @@ def run_video(args: argparse.Namespace) -> int:
     say(f"brushwork: painting {args.video} in the style of {', '.join(args.styles)} on "
         f"{describe(resolve_device(settings.device))}"
         + (f"; resuming after frame {done[-1]}" if done else ""))
-    bar = _frame_bar(total, len(done), args.quiet)
+    bar = _progress(total, args.quiet, unit="frame", initial=len(done))
     began = time.perf_counter()
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -233,9 +233,3 @@ def _assemble(out: Path, frames_dir: Path, done: list[int], rate: Fraction, info
     pictures = (images.load_image(frames_dir / FRAME_NAME.format(i)) for i in sorted(done))
     videoio.write_mp4(pictures, out, rate, audio=info, start=start, record=record)
 
-
-def _frame_bar(total: int | None, done: int, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, unit="frame", dynamic_ncols=True, file=sys.stderr,
-                disable=quiet or not sys.stderr.isatty())
