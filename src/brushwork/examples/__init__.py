@@ -23,9 +23,10 @@ def _window(i: int, size: tuple[int, int], pan: float, zoom: float,
             photo: tuple[int, int]) -> tuple[float, float, float]:
     """Frame i of a pan: output pixel (u, v) shows photo point (x0 + s u, y0 + s v)."""
     w, h = size
-    # The first window covers 70% of the photo's height and starts near its left edge, so a pan
-    # of 48 frames at the default speed stays inside it.
-    scale = 0.7 * photo[1] / h
+    # The first window covers 70% of the photo's height (or width, for a photo narrower than
+    # the frame's aspect) and starts near its left edge, so a pan of 48 frames at the default
+    # speed stays inside a landscape photo.
+    scale = 0.7 * min(photo[1] / h, photo[0] / w)
     s = scale * (1 - zoom) ** i
     x0 = 0.05 * photo[0] + i * pan * 0.7 * photo[1] / 240  # the same motion at any size
     y0 = 0.15 * photo[1] + (scale - s) * h / 2  # zoom about the vertical centre
