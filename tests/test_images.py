@@ -87,6 +87,7 @@ def test_atomic_save_round_trips_metadata_and_leaves_no_temp(tmp_path):
     images.save_image(_rgb_gradient(), path, {"settings": {"size": 64}})
     assert images.read_metadata(path) == {"settings": {"size": 64}}
     assert os.listdir(tmp_path) == ["out.png"]
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, like any saved file
 
 
 class _DiskFull(OSError):

@@ -30,6 +30,9 @@ MAX_FILE_BYTES = 200 * 2**20
 MIN_SIDE = 32  # VGG-19 needs 16 px after four poolings to keep conv5_1 meaningful; 32 keeps 2x2
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 METADATA_KEY = "brushwork"
+# What an output's permissions are: mkstemp's temporaries are 0600, which would hide the picture
+# (or video) from the other users of a shared folder once renamed into place.
+OUTPUT_MODE = 0o644
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
 
@@ -257,6 +260,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, OUTPUT_MODE)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -185,7 +185,7 @@ def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fract
             if sound is not None:
                 _copy_audio(av, audio, container, sound, Fraction(start) / rate,
                             Fraction(start + count) / rate)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the video from other users
+        os.chmod(tmp, images.OUTPUT_MODE)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
