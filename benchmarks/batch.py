@@ -83,8 +83,8 @@ def main() -> None:
         print(f"| local | 1 x {cpus} | {wall:.1f} | {local:.2f} | 1 | {first:.1f} | (this "
               f"process) {peak_rss_mb(os.getpid()):.0f} MB |", flush=True)
         began = time.perf_counter()
-        ray.init(num_cpus=cpus, num_gpus=1 if args.gpu else 0, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        ray_session = batch.local_ray(num_cpus=cpus, num_gpus=1 if args.gpu else 0)
+        ray_session.__enter__()
         init = time.perf_counter() - began
         runs = [(2, 0.0, 1)] if not args.gpu else [(1, 1.0, 1), (2, 0.5, 1)]
         for workers, gpus, threads in runs:
@@ -96,7 +96,7 @@ def main() -> None:
             print(f"| ray{' (%g GPU each)' % gpus if gpus else ''} | {workers} x {threads} | "
                   f"{wall:.1f} | {rate:.2f} | {rate / local:.2f} | {first:.1f} | {mem} MB |",
                   flush=True)
-        ray.shutdown()
+        ray_session.__exit__(None, None, None)
         print(f"\nray.init: {init:.1f} s (a local Ray, no dashboard); the first result's time "
               "includes starting the workers and loading the model in each.")
 

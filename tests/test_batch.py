@@ -19,10 +19,9 @@ STYLES = [str(examples.STARRY_NIGHT), str(examples.STYLES["The Scream (Munch)"])
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole test session: 2 CPUs, no dashboard; shut down after."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
+    pytest.importorskip("ray")
+    with batch.local_ray(num_cpus=2) as ray:
+        yield ray
 
 
 @pytest.fixture(params=["local", "ray"])

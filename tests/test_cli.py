@@ -6,11 +6,14 @@ import sys
 import pytest
 from PIL import Image
 
-from brushwork import examples, images
+from brushwork import Settings, examples, images
 from brushwork.cli import build_parser, main
 
+from conftest import PAINTED, moved_from_photo
+
 CONTENT, STYLE = str(examples.CONTENT), str(examples.STARRY_NIGHT)
-FAST = ["--size", "48", "--steps", "3", "--device", "cpu"]
+FAST = ["--size", "48", "--steps", "3", "--device", "cpu"]  # checks and plumbing only
+PAINT = ["--size", "64", "--steps", "10", "--device", "cpu"]  # enough steps to paint
 
 
 def _one_line_error(capsys, code, expect):
@@ -57,17 +60,18 @@ def test_missing_cuda_exits_2(tmp_path, capsys):
 
 def test_stylize_writes_png_with_settings_and_intermediates(tmp_path, capsys):
     out = tmp_path / "out.png"
-    code = main(["stylize", CONTENT, STYLE, "-o", str(out), *FAST, "--save-every", "1",
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), *PAINT, "--save-every", "4",
                  "--save-dir", str(tmp_path / "steps"), "--seed", "7"])
     assert code == 0
     im = Image.open(out)
-    assert max(im.size) == 48
+    assert max(im.size) == 64 and moved_from_photo(out) > PAINTED
     record = images.read_metadata(out)
-    assert record["settings"]["seed"] == 7 and record["settings"]["size"] == 48
+    typed = {"seed": 7, "size": 64, "steps": 10, "device": "cpu"}
+    assert record["settings"] == {**Settings().to_dict(), **typed}  # untyped: the defaults
     assert record["content"]["name"] == "tubingen.jpg" and len(record["content"]["sha256"]) == 64
     assert record["styles"][0]["name"] == "starry_night.jpg"
     saved = sorted(p.name for p in (tmp_path / "steps").iterdir())
-    assert saved == ["out-step00001.png", "out-step00002.png"]
+    assert saved == ["out-step00004.png", "out-step00008.png"]
     # `info` prints what was embedded
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
@@ -76,15 +80,19 @@ def test_stylize_writes_png_with_settings_and_intermediates(tmp_path, capsys):
 
 def test_settings_from_reproduces_the_image(tmp_path):
     first = tmp_path / "first.png"
-    assert main(["stylize", CONTENT, STYLE, "-o", str(first), *FAST, "--init", "noise",
+    assert main(["stylize", CONTENT, STYLE, "-o", str(first), *PAINT, "--init", "noise",
                  "--seed", "5", "--style-weight", "300", "-q"]) == 0
+    assert moved_from_photo(first) > PAINTED
     again = tmp_path / "again.png"
     assert main(["stylize", "--settings-from", str(first), CONTENT, STYLE, "-o", str(again), "-q"]) == 0
     assert list(Image.open(first).tobytes()) == list(Image.open(again).tobytes())
     other = tmp_path / "other.png"
     assert main(["stylize", "--settings-from", str(first), CONTENT, STYLE, "-o", str(other),
                  "--seed", "6", "-q"]) == 0
-    assert images.read_metadata(other)["settings"]["style_weight"] == 300
+    saved = images.read_metadata(other)["settings"]
+    # only --seed was typed: everything else is the first run's, today's defaults included
+    assert saved == {**images.read_metadata(first)["settings"], "seed": 6}
+    assert saved["style_norm"] == "relative" and saved["style_layer_weights"] == []
     assert list(Image.open(first).tobytes()) != list(Image.open(other).tobytes())
 
 
@@ -95,11 +103,15 @@ def test_jpeg_output_follows_extension(tmp_path):
 
 
 def test_demo_and_module_entry_point(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "brushwork", "demo", "--size", "48", "--steps", "2",
-                          "--device", "cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "brushwork", "demo", *PAINT], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert Image.open(tmp_path / "brushwork-demo.png").size == (48, 36)
+    out = tmp_path / "brushwork-demo.png"
+    assert Image.open(out).size == (64, 48) and moved_from_photo(out) > PAINTED
     assert "Traceback" not in run.stderr
+    settings = images.read_metadata(out)["settings"]
+    typed = {"size": 64, "steps": 10, "device": "cpu"}
+    assert settings == {**Settings().to_dict(), **typed}  # the rest are the defaults
 
 
 def test_help_lists_settings_built_from_the_dataclass(capsys):
@@ -295,9 +307,10 @@ def test_max_pooling_with_the_caffe_weights(tmp_path):
     out = {}
     for pooling in ("avg", "max"):
         path = tmp_path / f"{pooling}.png"
-        assert main(["stylize", CONTENT, STYLE, "-o", str(path), *FAST, "--pooling", pooling,
+        assert main(["stylize", CONTENT, STYLE, "-o", str(path), *PAINT, "--pooling", pooling,
                      "-q"]) == 0
         assert images.read_metadata(path)["settings"]["pooling"] == pooling
+        assert moved_from_photo(path) > PAINTED
         out[pooling] = Image.open(path).tobytes()
     assert out["avg"] != out["max"]
 
@@ -313,8 +326,8 @@ def test_a_cuda_index_beyond_the_devices_is_refused(tmp_path, capsys, monkeypatc
 
 def test_a_tiled_run_from_the_command_line_writes_the_picture(tmp_path, capsys):
     out = tmp_path / "tiled.png"
-    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "64", "--steps", "2",
-                 "--tile", "32", "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), *PAINT,
+                 "--tile", "32"]) == 0, capsys.readouterr().err
     record = images.read_metadata(out)
-    assert record["steps_done"] == 2 and record["settings"]["tile"] == 32
-    assert Image.open(out).size == (64, 48)
+    assert record["steps_done"] == 10 and record["settings"]["tile"] == 32
+    assert Image.open(out).size == (64, 48) and moved_from_photo(out) > PAINTED

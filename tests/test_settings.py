@@ -41,8 +41,31 @@ def test_a_record_from_before_style_norm_keeps_its_meaning():
     from brushwork import Settings
 
     old = {"size": 256, "style_weight": 25.0, "style_layer_weights": [], "tv_weight": 0.0}
-    s = Settings.from_dict(old)
+    s = Settings.from_record(old)
     assert s.style_norm == "paper" and s.style_layer_weights == (1.0,) * 5
     assert s.style_weight == 25 and s.tv_weight == 0
-    new = Settings.from_dict(Settings().to_dict())
+    new = Settings.from_record(Settings().to_dict())
     assert new == Settings()  # a current record round-trips unchanged
+
+
+@pytest.mark.parametrize("typed", [{"size": 300}, {"steps": 7}, {"seed": 3}, {"tv_weight": 0.0}])
+def test_typed_options_change_only_themselves(typed):
+    """A partial dict of options is not an old record: every field it does not name keeps
+    today's default (0.4.0 read it as a record from before style_norm, the paper's objective)."""
+    s = Settings().with_options(typed)
+    for name, default in Settings().to_dict().items():
+        assert s.to_dict()[name] == typed.get(name, default), name
+    assert Settings.from_dict(typed) == s
+
+
+@pytest.mark.parametrize("key, near", [("sise", "size"), ("style_wieght", "style_weight")])
+def test_a_misspelt_setting_is_refused_with_the_nearest_name(key, near):
+    with pytest.raises(InputError, match=f"unknown setting '{key}'; did you mean '{near}'"):
+        Settings().with_options({key: 1})
+
+
+@pytest.mark.parametrize("record", [[1, 2], "text", {"size": "big"}, {"device": 3},
+                                    {"style_layers": "relu1_1"}, {"optimizer": ["lbfgs"]}])
+def test_a_damaged_record_is_one_input_error(record):
+    with pytest.raises(InputError, match="has damaged brushwork settings"):
+        Settings.from_record(record, "x.png")

@@ -87,10 +87,14 @@ def _video_source(st, upload, state) -> dict | None:
     key = (upload.name, len(data))
     kept = state.get("video_file")
     if not kept or kept[0] != key:
-        folder = Path(tempfile.mkdtemp(prefix="brushwork-video-"))
-        path = folder / Path(upload.name).name
+        if kept:  # the clip it replaces is no longer needed
+            kept[2].cleanup()
+        # A TemporaryDirectory removes itself when the session's state is dropped (the visitor
+        # left) or the server stops, so uploads live only as long as the session needs them.
+        folder = tempfile.TemporaryDirectory(prefix="brushwork-video-")
+        path = Path(folder.name) / Path(upload.name).name
         path.write_bytes(data)
-        state["video_file"] = kept = (key, path)
+        state["video_file"] = kept = (key, path, folder)
     try:
         info = videoio.probe(kept[1])
     except brushwork.InputError as e:
@@ -163,7 +167,9 @@ def _finish(state, run: dict) -> None:
     pictures = [images.load_image(png) for png in run["frames"]]
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.mp4"
-        videoio.write_mp4(pictures, out, run["rate"], audio=run["info"], record=run["record"])
+        info = run["info"]
+        times = None if info is None or info.times is None else info.times[:len(pictures)]
+        videoio.write_mp4(pictures, out, run["rate"], audio=info, record=run["record"], times=times)
         data = out.read_bytes()
     run["finished"] = True
     state["video_result"] = {"mp4": data, "file_name": f"brushwork-{run['name']}.mp4",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import socket
 import time
@@ -28,7 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from . import images
 from .errors import BrushworkError, InputError
-from .settings import Settings
+from .settings import Settings, check_keys
 
 BACKENDS = ("local", "ray")
 FAILURES = "failures.jsonl"
@@ -38,6 +39,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 IN_FLIGHT = 2
 # A job whose worker dies this many times is recorded as failed (it may be what kills it).
 RETRIES = 2
+# How long every Ray worker has to start before the batch is refused rather than left waiting.
+PLACE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Job:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def settings(self, base: Settings) -> Settings:
-        return Settings.from_dict({**base.to_dict(), **self.overrides}) if self.overrides else base
+        return base.with_options(self.overrides)
 
 
 @dataclass(frozen=True)
@@ -97,43 +100,95 @@ def pairs(contents: Sequence[str], styles: Sequence[str]) -> list[Job]:
 
 def read_jobs(path: str | os.PathLike) -> list[Job]:
     """Jobs from a JSON-lines file: {"content": ..., "styles": [...], "settings": {...},
-    "output": optional name}. Relative paths are relative to the file."""
+    "output": optional name}. Relative paths are relative to the file. Everything a job says is
+    checked here, before any work: a bad line is one InputError naming its line."""
     p = Path(path)
     try:
-        lines = p.read_text().splitlines()
-    except OSError as e:
-        raise InputError(f"--jobs {p}", f"cannot be read ({e.strerror})", "check the path") from None
-    jobs = []
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise InputError(f"--jobs {p}", f"cannot be read ({why})", "check the path") from None
+    jobs: list[tuple[int, Job, bool]] = []  # (line, job, output named by the line)
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            content = d["content"]
-            styles = d["styles"] if isinstance(d["styles"], list) else [d["styles"]]
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"--jobs {p} line {n}", "is not a job",
-                             'write {"content": "photo.jpg", "styles": ["painting.jpg"]}') from None
-        overrides = d.get("settings") or {}
-        Settings.from_dict({**Settings().to_dict(), **overrides})  # refuse bad values up front
-        here = lambda f: str(f if Path(f).is_absolute() else p.parent / f)  # noqa: E731
-        jobs.append(Job(here(content), tuple(here(s) for s in styles),
-                        d.get("output") or output_name(content, styles), overrides))
+        if line.strip():
+            jobs.append(_job(line, f"--jobs {p} line {n}", p.parent) + (n,))
     if not jobs:
         raise InputError(f"--jobs {p}", "holds no jobs", "write one JSON job per line")
-    return _unique(jobs)
+    named: dict[str, int] = {}
+    for job, explicit, n in jobs:
+        if explicit:
+            key = os.path.normcase(job.output)
+            if key in named:
+                raise InputError(f"--jobs {p} lines {named[key]} and {n}", f"both write {job.output}",
+                                 "give each job its own output")
+            named[key] = n
+    return _unique([job for job, _, _ in jobs], [own for _, own, _ in jobs])
 
 
-def _unique(jobs: list[Job]) -> list[Job]:
-    """Two photos with one name from different folders get -2, -3 ... rather than one file."""
-    seen: dict[str, int] = {}
+def _job(line: str, where: str, folder: Path) -> tuple[Job, bool]:
+    """One line of a jobs file as a Job, and whether it named its output."""
+    example = '{"content": "photo.jpg", "styles": ["painting.jpg"]}'
+    try:
+        d = json.loads(line)
+    except (ValueError, RecursionError):
+        raise InputError(where, "is not JSON", f"write e.g. {example}") from None
+    if not isinstance(d, dict) or "content" not in d or "styles" not in d:
+        raise InputError(where, "is not a job", f"write e.g. {example}")
+    unknown = set(d) - {"content", "styles", "settings", "output", "error"}
+    if unknown:  # "error" is what failures.jsonl adds: retrying it reads it back as jobs
+        raise InputError(where, f"unknown key {sorted(unknown)[0]!r}",
+                         "use content, styles, settings and output")
+    content, styles = d["content"], d["styles"]
+    styles = styles if isinstance(styles, list) else [styles]
+    if not isinstance(content, str) or not content or not styles or not all(
+            isinstance(s, str) and s for s in styles):
+        raise InputError(where, "content and styles must be file names",
+                         f"write e.g. {example}")
+    overrides = d.get("settings") or {}
+    check_keys(overrides, f"{where} settings")
+    try:  # refuse bad values up front, naming the line and the field
+        Settings().with_options(overrides)
+    except InputError as e:
+        raise InputError(f"{where} settings {e.what}", e.problem, e.fix) from None
+    output = d.get("output")
+    if output is not None:
+        output = check_output_name(output, where)
+    here = lambda f: str(f if Path(f).is_absolute() else folder / f)  # noqa: E731
+    return (Job(here(content), tuple(here(s) for s in styles),
+                output or output_name(content, styles), dict(overrides)), output is not None)
+
+
+def check_output_name(output: Any, where: str) -> str:
+    """A job's output: a relative path inside the output folder, in a format we write."""
+    if not isinstance(output, str) or not output.strip():
+        raise InputError(where, "output must be a file name", 'write e.g. "output": "a.png"')
+    norm = os.path.normpath(output)
+    if os.path.isabs(output) or norm == ".." or norm.startswith(".." + os.sep) or norm == ".":
+        raise InputError(where, f"output {output!r} is outside the output folder",
+                         "give a relative name such as sub/a.png")
+    if Path(norm).suffix.lower() not in images.OUTPUT_FORMATS:
+        raise InputError(where, f"output {output!r} has an unknown image extension",
+                         "end it with .png, .jpg or .webp")
+    return norm
+
+
+def _unique(jobs: list[Job], named: Sequence[bool] | None = None) -> list[Job]:
+    """Two photos with one name from different folders get -2, -3 ... rather than one file;
+    a generated name never takes one that a job named itself (`named[i]`: job i did)."""
+    named = named or [False] * len(jobs)
+    taken = {os.path.normcase(j.output) for j, own in zip(jobs, named) if own}
     out = []
-    for j in jobs:
-        n = seen[j.output] = seen.get(j.output, 0) + 1
-        if n > 1:
-            stem, suffix = os.path.splitext(j.output)
-            j = Job(j.content, j.styles, f"{stem}-{n}{suffix}", j.overrides)
-        out.append(j)
+    for j, own in zip(jobs, named):
+        if own:
+            out.append(j)
+            continue
+        stem, suffix = os.path.splitext(j.output)
+        name, n = j.output, 1
+        while os.path.normcase(name) in taken:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        taken.add(os.path.normcase(name))
+        out.append(Job(j.content, j.styles, name, j.overrides) if name != j.output else j)
     return out
 
 
@@ -146,42 +201,124 @@ def run(jobs: Iterable[Job], settings: Settings | None = None, outdir: str | os.
     settings = settings or Settings()
     if backend not in BACKENDS:
         raise InputError("--backend", f"unknown backend {backend!r}", "choose local or ray")
+    jobs = list(jobs)
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_outputs(jobs, out)
+    if backend == "ray" and not (address or os.environ.get("RAY_ADDRESS")):
+        _shares(workers, threads, os.cpu_count() or 1)  # a local Ray has this machine's CPUs
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}", "is a file", "give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"-o {out}", f"cannot be created ({e.strerror})",
+                         "give a folder you can write to") from None
     if not os.access(out, os.W_OK):
         raise InputError(f"-o {out}", "is not writable", "choose a folder you can write to")
-    return _run(list(jobs), settings, out, backend, workers, gpus_per_worker, address, threads)
+    return _run(jobs, settings, out, backend, workers, gpus_per_worker, address, threads)
+
+
+def _check_outputs(jobs: list[Job], out: Path) -> None:
+    """Before any work: every output is a name inside `out`, no two jobs write one file, and no
+    job writes over an input of the batch."""
+    seen: dict[str, Job] = {}
+    inputs = {os.path.realpath(f): f for j in jobs for f in (j.content, *j.styles)}
+    for job in jobs:
+        check_output_name(job.output, f"job {job.content}")
+        key = os.path.normcase(os.path.normpath(job.output))
+        if key in seen:
+            raise InputError(f"jobs {seen[key].content} and {job.content}",
+                             f"both write {job.output}", "give each job its own output")
+        seen[key] = job
+        target = os.path.realpath(out / job.output)
+        if target in inputs:
+            raise InputError(f"job {job.content}", f"its output {out / job.output} is the input "
+                             f"{inputs[target]}; writing it would replace that file",
+                             "choose another -o or output name")
 
 
 def _run(jobs: list[Job], settings: Settings, out: Path, backend: str, workers: int | None,
          gpus: float, address: str | None, threads: int | None) -> Iterator[Result]:
-    failures = out / FAILURES
-    failures.unlink(missing_ok=True)  # the last run's failures are retried now
-    todo = []
-    for job in jobs:
-        if _complete(out / job.output, job, settings):
-            yield Result(job, "skipped", out / job.output)
-        else:
-            todo.append(job)
-    if not todo:
-        return
-    results = (_local(todo, settings, threads) if backend == "local" else
-               _ray(todo, settings, workers, gpus, address, threads))
-    for job, outcome in results:
-        yield _finish(out, job, outcome, failures)
+    failures = Failures(out / FAILURES)
+    try:
+        todo = []
+        for job in jobs:
+            state = _complete(out / job.output, job, settings)
+            if state is True:
+                failures.resolved(job)
+                yield Result(job, "skipped", out / job.output)
+            elif state:  # a file brushwork did not write is in the way: never overwrite it
+                yield failures.failed(job, {"error": state})
+            else:
+                todo.append(job)
+        if todo:
+            results = (_local(todo, settings, threads) if backend == "local" else
+                       _ray(todo, settings, workers, gpus, address, threads))
+            for job, outcome in results:
+                yield _finish(out, job, outcome, failures)
+        failures.finished = True
+    finally:
+        failures.write()
 
 
-def _finish(out: Path, job: Job, outcome: dict, failures: Path) -> Result:
+class Failures:
+    """failures.jsonl: the jobs that failed, one job line each, so `--jobs OUTDIR/failures.jsonl`
+    retries exactly those. Written atomically when the run ends; a run stopped early keeps the
+    earlier failures it did not get to."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.finished = path, False
+        self.new: dict[str, dict] = {}
+        self.settled: set[str] = set()
+        self.old: dict[str, dict] = {}
+        try:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                d = json.loads(line)
+                if isinstance(d, dict) and isinstance(d.get("output"), str):
+                    self.old[d["output"]] = d
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            pass
+
+    def failed(self, job: Job, outcome: dict) -> Result:
+        self.settled.add(job.output)
+        self.new[job.output] = {"content": os.path.abspath(job.content),
+                                "styles": [os.path.abspath(s) for s in job.styles],
+                                "settings": dict(job.overrides), "output": job.output,
+                                "error": outcome["error"]}
+        return Result(job, "failed", error=outcome["error"], seconds=outcome.get("seconds", 0.0),
+                      worker=outcome.get("worker", ""))
+
+    def resolved(self, job: Job) -> None:
+        self.settled.add(job.output)
+
+    def write(self) -> None:
+        lines = dict(self.new)
+        if not self.finished:
+            lines = {**{k: v for k, v in self.old.items() if k not in self.settled}, **lines}
+        if not lines:
+            self.path.unlink(missing_ok=True)
+            return
+        text = "".join(json.dumps(v) + "\n" for v in lines.values())
+        try:
+            images.write_atomic(self.path, text.encode())
+        except OSError:
+            pass  # the folder vanished or became read-only: the summary still counts them
+
+
+def _finish(out: Path, job: Job, outcome: dict, failures: Failures) -> Result:
     """Write a worker's picture (atomically) or record its failure."""
     if outcome.get("png") is not None:
         path = out / job.output
-        images.write_atomic(path, outcome["png"])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            images.write_atomic(path, outcome["png"])
+        except OSError as e:
+            return failures.failed(job, {"error": f"{path}: cannot be written ({e.strerror}); "
+                                         "free the name or choose another -o", **outcome,
+                                         "png": None})
+        failures.resolved(job)
         return Result(job, "done", path, seconds=outcome["seconds"], worker=outcome["worker"])
-    with open(failures, "a") as f:
-        f.write(json.dumps({"content": job.content, "styles": list(job.styles),
-                            "output": job.output, "error": outcome["error"]}) + "\n")
-    return Result(job, "failed", error=outcome["error"], seconds=outcome.get("seconds", 0.0),
-                  worker=outcome.get("worker", ""))
+    return failures.failed(job, outcome)
 
 
 def _inputs(job: Job) -> tuple[bytes, list[bytes]]:
@@ -199,15 +336,22 @@ def _record(job: Job, settings: Settings, data: tuple[bytes, list[bytes]] | None
                       [file_record(Path(p).name, d) for p, d in zip(job.styles, styles)])
 
 
-def _complete(path: Path, job: Job, settings: Settings) -> bool:
-    """The output exists and was painted from these inputs with these settings."""
-    if not path.is_file():
+def _complete(path: Path, job: Job, settings: Settings) -> bool | str:
+    """True: the output exists and was painted from these inputs with these settings. False:
+    it is to be painted. A reason (str): a file brushwork did not write is in the way."""
+    if not path.exists() and not path.is_symlink():
         return False
+    if not path.is_file():
+        return f"{path}: is in the way (not a file); move it or choose another -o"
     try:
         saved = images.read_metadata(path)
+    except InputError as e:
+        return (f"{path}: exists and is not a brushwork output ({e.problem}); move it away to "
+                "paint this job")
+    try:
         want = _record(job, settings)
     except (InputError, OSError):
-        return False
+        return False  # an unreadable input fails as the job's own problem
     keep = ("settings", "content", "styles")
     return {k: saved.get(k) for k in keep} == {k: want[k] for k in keep}
 
@@ -225,6 +369,9 @@ class Painter:
         self._models: dict = {}
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
+    def ready(self) -> str:
+        return self.worker
+
     def paint(self, job: Job, base: Settings, data: tuple[bytes, list[bytes]]) -> dict:
         """One job, from its inputs' bytes (read by the driver: workers on other machines need
         no shared files)."""
@@ -238,7 +385,8 @@ class Painter:
             styles = [images.load_image(d, name=f"style image {p}")
                       for p, d in zip(job.styles, data[1])]
             picture = stylize(content, styles, settings, model=self._model(settings))
-            png = images.encode_image(picture, "PNG", {**record, "steps_done": settings.steps})
+            fmt = images.OUTPUT_FORMATS[Path(job.output).suffix.lower()]
+            png = images.encode_image(picture, fmt, {**record, "steps_done": settings.steps})
             return {"png": png, "seconds": time.perf_counter() - began, "worker": self.worker}
         except BrushworkError as e:  # this job's own problem: the next job goes on
             return self._failed(e, began)
@@ -302,26 +450,122 @@ def _ray(jobs: list[Job], settings: Settings, workers: int | None, gpus: float,
 
 @contextlib.contextmanager
 def _pool(workers: int | None, gpus: float, address: str | None, threads: int | None):
-    """(ray, `workers` Painter actors): Ray joined at `address` or started here (and shut down
-    after), the workers killed on the way out, also when the caller stops early (Ctrl-C)."""
+    """(ray, `workers` Painter actors): Ray joined at `address` or started here for as long as
+    the pool lives, the workers killed on the way out, also when the caller stops early
+    (Ctrl-C)."""
     ray = _import_ray()
-    started = not ray.is_initialized()
-    if started:
-        _init_ray(ray, address)
-    pool: list = []
+    address = address or os.environ.get("RAY_ADDRESS")
+    with contextlib.ExitStack() as stack:
+        if not ray.is_initialized():
+            stack.enter_context(local_ray() if not address else _joined(ray, address))
+        pool: list = []
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            n, per = _shares(workers, threads, cpus)
+            actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus, max_restarts=-1,
+                                                max_task_retries=RETRIES)
+            pool += [actor.remote(per) for _ in range(n)]
+            _wait_placed(ray, pool, gpus)
+            yield ray, pool
+        finally:
+            for a in pool:
+                ray.kill(a)
+
+
+def _shares(workers: int | None, threads: int | None, cpus: int) -> tuple[int, int]:
+    """(workers, threads each) on `cpus` CPUs; more than the CPUs is refused, since an actor
+    that can never be placed waits forever."""
+    n = workers or max(1, cpus)
+    per = threads or max(1, cpus // n)
+    if n * per > cpus:
+        raise InputError(f"--workers {n} --threads {per}", f"need {n * per} CPUs but the "
+                         f"Ray cluster has {cpus}", "give fewer workers or threads, or leave "
+                         "them out to share the CPUs")
+    return n, per
+
+
+@contextlib.contextmanager
+def local_ray(**init_options: Any):
+    """A Ray for this process alone, shut down and removed afterwards. Its session folder
+    (sockets, logs) and its authentication token live in a folder private to this user, removed
+    on the way out: Ray's own are world-writable folders and a world-readable token in ~/.ray.
+    Ray's services listen on the machine's network address whatever they are told (Ray turns
+    127.0.0.1 into that address), so token authentication is what keeps others out: every call
+    to them must carry the token, which only this user can read."""
+    import secrets
+    import shutil
+    import tempfile
+
+    ray = _import_ray()
+    private = tempfile.mkdtemp(prefix="brushwork-ray-")  # 0700
+    env = {}
+    if not any(os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+        token = os.path.join(private, "token")
+        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        env = {"RAY_AUTH_TOKEN_PATH": token}
+    saved = {k: os.environ.get(k) for k in (*env, "RAY_AUTH_MODE")}
+    os.environ.update(env)  # Ray's own processes read it from the environment they start with
     try:
-        cpus = int(ray.available_resources().get("CPU", 1))
-        n = workers or max(1, cpus)
-        per = threads or max(1, cpus // n)
-        actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus, max_restarts=-1,
-                                            max_task_retries=RETRIES)
-        pool += [actor.remote(per) for _ in range(n)]
-        yield ray, pool
-    finally:
-        for a in pool:
-            ray.kill(a)
-        if started:
+        _forget_ray_token()
+        # Ray turns token authentication on for a new local cluster and says so on stderr;
+        # it is what we want, so the notice is not shown.
+        notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+        level = notice.level
+        notice.setLevel(logging.ERROR)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     _temp_dir=os.path.join(private, "r"), **init_options)
+        finally:
+            notice.setLevel(level)
+        try:
+            yield ray
+        finally:
             ray.shutdown()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _forget_ray_token() -> None:
+    """Ray caches the token it loaded once per process: a second local Ray has a new one."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader
+
+        AuthenticationTokenLoader.instance().reset_cache()
+    except (ImportError, AttributeError):  # another Ray version: nothing cached to forget
+        pass
+
+
+@contextlib.contextmanager
+def _joined(ray, address: str):
+    """Ray joined at a running cluster's `address`, left on the way out."""
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise InputError(f"--address {address}", f"no Ray cluster answers there ({e})",
+                         "start one with `ray start --head`, or leave --address out") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _wait_placed(ray, pool: list, gpus: float) -> None:
+    """Every worker started within PLACE_SECONDS, or InputError instead of a batch that hangs
+    (a GPU share the cluster does not have, say)."""
+    try:
+        ray.get([a.ready.remote() for a in pool], timeout=PLACE_SECONDS)
+    except ray.exceptions.GetTimeoutError:
+        raise InputError("--backend ray", f"{len(pool)} workers could not all start within "
+                         f"{PLACE_SECONDS} s" + (f" (each asks for {gpus:g} GPU)" if gpus else ""),
+                         "give fewer --workers, --threads or --gpus-per-worker") from None
 
 
 def _drive(ray, pool: list, jobs: list[Job], settings: Settings):
@@ -437,16 +681,6 @@ def _blended(runs: list[FrameRun], done: dict[int, dict], i: int, blend: bool = 
             mix = (1 - t) * np.asarray(im, dtype=np.float32) + t * other
             im = Image.fromarray(mix.round().clip(0, 255).astype(np.uint8))
         yield index, im, fresh, steps, seconds
-
-
-def _init_ray(ray, address: str | None) -> None:
-    address = address or os.environ.get("RAY_ADDRESS")
-    try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise InputError(f"--address {address}", f"no Ray cluster answers there ({e})",
-                         "start one with `ray start --head`, or leave --address out") from None
 
 
 def _import_ray():

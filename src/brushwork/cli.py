@@ -211,11 +211,15 @@ def _batch(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     began = time.perf_counter()
     counts = {"done": 0, "skipped": 0, "failed": 0}
+    results = batch.run(jobs, settings, out, backend=args.backend, workers=args.workers,
+                        gpus_per_worker=args.gpus_per_worker, address=args.address,
+                        threads=args.threads)  # checks the outputs before any work
     bar = _progress(len(jobs), args.quiet, unit="job")
+    # SIGTERM (a closed terminal, a job scheduler) is handled like Ctrl-C.
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    say(f"brushwork: {len(jobs)} job{'s' * (len(jobs) != 1)} into {out} ({args.backend} backend)")
     try:
-        for r in batch.run(jobs, settings, out, backend=args.backend, workers=args.workers,
-                           gpus_per_worker=args.gpus_per_worker, address=args.address,
-                           threads=args.threads):
+        for r in results:
             counts[r.status] += 1
             bar.update(1)
             if r.status == "failed":
@@ -224,10 +228,13 @@ def _batch(args: argparse.Namespace) -> int:
                 say(f"brushwork: {r.status} {r.path}" + (f" ({r.seconds:.1f} s on {r.worker})"
                                                          if r.status == "done" else ""))
     except KeyboardInterrupt:
+        results.close()  # stops the workers and writes failures.jsonl
         bar.close()
         say(f"brushwork: interrupted; {counts['done']} done, {counts['skipped']} skipped, "
             f"{counts['failed']} failed; run the same command to finish")
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
     bar.close()
     failed = counts["failed"]
     say(f"brushwork: {counts['done']} done, {counts['skipped']} skipped, {failed} failed in "
@@ -250,7 +257,7 @@ def _info(path: str) -> dict:
     if Path(path).suffix.lower() in (".mp4", ".mov"):
         from .videoio import read_record
 
-        record = read_record(path)
+        record = read_record(path, path)
         if record is None:
             raise InputError(path, "carries no brushwork settings", "give a brushwork output")
         return record
@@ -303,14 +310,24 @@ def _auto_size(settings: Settings, content: Image.Image) -> Settings:
     return settings.replace(size=fits or settings.size)  # None: the run's own check explains
 
 
+def _typed(args: argparse.Namespace, cls: type = Settings) -> dict[str, Any]:
+    """The settings the user typed (options default to SUPPRESS, so only typed ones are set)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
-    names = {f.name for f in dataclasses.fields(Settings)}
-    base: dict[str, Any] = {}
+    """Two steps: the base (today's defaults, or the record of --settings-from read with the
+    meaning it had when written), then the options typed on the command line over it."""
+    base = Settings()
     if getattr(args, "settings_from", None):
-        record = images.read_metadata(args.settings_from, f"--settings-from {args.settings_from}")
-        base = dict(record.get("settings", {}))
-    base.update({k: v for k, v in vars(args).items() if k in names})
-    return Settings.from_dict(base)
+        name = f"--settings-from {args.settings_from}"
+        record = images.read_metadata(args.settings_from, name)
+        if "settings" not in record:
+            raise InputError(name, "has damaged brushwork settings (no settings)",
+                             "give an output that brushwork wrote")
+        base = Settings.from_record(record["settings"], name)
+    return base.with_options(_typed(args))
 
 
 def _stylize(args: argparse.Namespace) -> int:
@@ -333,13 +350,15 @@ def _stylize(args: argparse.Namespace) -> int:
         if save_dir.exists() and not save_dir.is_dir():
             raise InputError(f"--save-dir {save_dir}", "is a file", "give a folder")
         save_dir.mkdir(parents=True, exist_ok=True)
+    images.check_not_input(out, [args.content, *args.styles, *(getattr(args, "style_masks", None) or [])])
     # Each input is read once: its bytes give the SHA-256 for the metadata and the picture.
     content_im, content = _read_image(args.content, "content image")
     read = [_read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
     style_ims, styles = [im for im, _ in read], [rec for _, rec in read]
     mask_ims = masks = None
     if getattr(args, "style_masks", None):
-        read = [_read_image(m, f"style mask {i}") for i, m in enumerate(args.style_masks, start=1)]
+        read = [_read_image(m, f"style mask {i}", mask=True)
+                for i, m in enumerate(args.style_masks, start=1)]
         mask_ims, masks = [im for im, _ in read], [rec for _, rec in read]
     if auto_size:
         settings = _auto_size(settings, content_im)
@@ -410,12 +429,14 @@ def _stylize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_image(path: str, what: str) -> tuple[Image.Image, dict[str, str]]:
-    """An input picture and its metadata record (name and SHA-256), from one read of the file."""
+def _read_image(path: str, what: str, mask: bool = False) -> tuple[Image.Image, dict[str, str]]:
+    """An input picture (or mask) and its metadata record (name and SHA-256), from one read of
+    the file."""
     from .transfer import file_record
 
     data = images.read_file(path, f"{what} {path}")
-    return images.load_image(data, name=f"{what} {path}"), file_record(Path(path).name, data)
+    load = images.load_mask if mask else images.load_image
+    return load(data, name=f"{what} {path}"), file_record(Path(path).name, data)
 
 
 def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict],
@@ -427,12 +448,14 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
     for path in [*sorted(folder.glob(f"{out.stem}-step*{out.suffix}")), out]:
         try:
             record = images.read_metadata(path)
-        except InputError:
+        except InputError as e:
+            if path.exists():  # found here, not named by the user: skip it, and say so
+                print(f"brushwork: warning: skipping {e}", file=sys.stderr)
             continue
         if (record.get("content"), record.get("styles"), record.get("masks")) != (
                 content, styles, masks):
             continue
-        done = int(record.get("steps_done", 0))
+        done = record.get("steps_done") or 0
         if best is None or done > best[0]:
             best = (done, path, record)
     if best is None:
@@ -440,7 +463,7 @@ def _find_resume_point(folder: Path, out: Path, content: dict, styles: list[dict
                          f"named {out.stem}-stepNNNNN{out.suffix}",
                          "give the same content, styles, masks and -o as the interrupted run")
     done, path, record = best
-    saved = Settings.from_dict(record["settings"])
+    saved = Settings.from_record(record.get("settings"), str(path))
     return (done, images.load_image(path)), saved
 
 
@@ -451,10 +474,8 @@ RESUME_MAY_CHANGE = ("device", "tile", "max_memory")
 def _resumed_settings(saved: Settings, args: argparse.Namespace) -> Settings:
     """The interrupted run's settings, with what the command line may change on a resume. An
     option that would paint another picture is refused rather than silently dropped."""
-    names = {f.name for f in dataclasses.fields(Settings)}
-    typed = {k: v for k, v in vars(args).items() if k in names}  # only what the user typed
-    for name, value in typed.items():
-        changed = Settings.from_dict({**saved.to_dict(), name: value})
+    for name, value in _typed(args).items():
+        changed = saved.with_options({name: value})
         if name in RESUME_MAY_CHANGE:
             saved = changed
         elif changed != saved:
@@ -488,15 +509,29 @@ def _app(streamlit_args: list[str]) -> int:
         return EXIT_INPUT
     from . import app as app_module
 
-    port = "8501"
-    for i, a in enumerate(streamlit_args):
-        if a.startswith("--server.port"):
-            port = a.split("=", 1)[1] if "=" in a else streamlit_args[i + 1]
+    options: dict[str, str] = {}
+    rest = list(streamlit_args)
+    while rest:  # Streamlit's --server.* options, in either --name=value or --name value form
+        arg = rest.pop(0)
+        if not arg.startswith("--"):
+            continue
+        name, eq, value = arg.partition("=")
+        if not eq:
+            if not rest or rest[0].startswith("--"):
+                print(f"brushwork: app: {name} needs a value; e.g. {name}=VALUE",
+                      file=sys.stderr)
+                return EXIT_INPUT
+            value = rest.pop(0)
+        options[name] = value
+    port = options.get("--server.port", "8501")
+    # Only this machine unless asked: the app has no login (README, "Web app").
+    address = options.get("--server.address")
     cmd = [sys.executable, "-m", "streamlit", "run", app_module.__file__,
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.maxUploadSize", str(app_module.MAX_UPLOAD_MB), "--client.toolbarMode", "minimal",
-           *streamlit_args]
-    print(f"brushwork: web app at http://localhost:{port}  (Ctrl-C stops it)", flush=True)
+           *([] if address else ["--server.address", "127.0.0.1"]), *streamlit_args]
+    host = "localhost" if address in (None, "127.0.0.1", "localhost") else address
+    print(f"brushwork: web app at http://{host}:{port}  (Ctrl-C stops it)", flush=True)
     # Become the server (same process): Ctrl-C, SIGTERM and a service manager reach it directly,
     # and no orphaned server is left holding the port.
     os.execv(sys.executable, cmd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import os
 import signal
 import sys
 import time
@@ -47,6 +48,8 @@ def run_video(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(VideoSettings)}
     vsettings = VideoSettings.from_dict({k: v for k, v in vars(args).items() if k in names})
     out, frames_dir = _output(Path(args.output))
+    if not demo:
+        _check_not_inputs(Path(args.video), out, frames_dir, args.styles)
     start, end = args.frames
     rate = video.frame_rate(args.fps) if args.fps else None
     if demo:
@@ -66,6 +69,7 @@ def run_video(args: argparse.Namespace) -> int:
     record = {**run_record(settings, content, styles), "video": vsettings.to_dict(),
               "frames": [start, end], "fps": str(rate)}
 
+    _check_own(frames_dir, record)
     done: list[int] = []
     previous = None
     if args.resume:
@@ -184,6 +188,32 @@ def _output(out: Path) -> tuple[Path, Path]:
     return out, out
 
 
+def _check_not_inputs(video: Path, out: Path, frames_dir: Path, styles: list[str]) -> None:
+    """Refuse an output that would write over an input: the clip itself, the folder of input
+    frames (as the output folder or as the .mp4's frame folder), or a painting."""
+    if video.is_dir() and os.path.realpath(frames_dir) == os.path.realpath(video):
+        raise InputError(f"-o {out}", f"would write its frames into the input folder {video}",
+                         "choose another -o")
+    images.check_not_input(out, [video, *styles])
+
+
+def _check_own(frames_dir: Path, record: dict) -> None:
+    """The frame folder is brushwork's own: a file in it named like a frame that brushwork did
+    not write (a user's own picture) is never overwritten or deleted: refuse before any work."""
+    if not frames_dir.is_dir():
+        return
+    for path in sorted(frames_dir.glob("frame_*.png")):
+        try:
+            images.read_metadata(path)
+        except InputError as e:
+            if "damaged" in e.problem:  # brushwork's, damaged: painted again, and said so
+                print(f"brushwork: warning: {e.what}: {e.problem}; it will be painted again",
+                      file=sys.stderr)
+                continue
+            raise InputError(f"-o {frames_dir}", f"holds {path.name}, which brushwork did not "
+                             f"write ({e.problem})", "move it away or choose another -o") from None
+
+
 def _sha256(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
@@ -230,6 +260,8 @@ def _assemble(out: Path, frames_dir: Path, done: list[int], rate: Fraction, info
 
     if out == frames_dir:
         return
-    pictures = (images.load_image(frames_dir / FRAME_NAME.format(i)) for i in sorted(done))
-    videoio.write_mp4(pictures, out, rate, audio=info, start=start, record=record)
+    indices = sorted(done)
+    pictures = (images.load_image(frames_dir / FRAME_NAME.format(i)) for i in indices)
+    times = None if info is None or info.times is None else [info.times[i] for i in indices]
+    videoio.write_mp4(pictures, out, rate, audio=info, start=start, record=record, times=times)
 

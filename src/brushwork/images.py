@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from . import records
 from .errors import InputError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers camera MPO files
@@ -30,9 +31,6 @@ MAX_FILE_BYTES = 200 * 2**20
 MIN_SIDE = 32  # VGG-19 needs 16 px after four poolings to keep conv5_1 meaningful; 32 keeps 2x2
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 METADATA_KEY = "brushwork"
-# What an output's permissions are: mkstemp's temporaries are 0600, which would hide the picture
-# (or video) from the other users of a shared folder once renamed into place.
-OUTPUT_MODE = 0o644
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
 
@@ -43,6 +41,35 @@ def load_image(source: ImageSource, name: str | None = None,
 
     Raises `InputError` naming `name` (default: the path) for anything that is not a usable image.
     """
+    return to_rgb(_open(source, name, max_pixels))
+
+
+def load_mask(source: ImageSource, name: str | None = None,
+              max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A region mask as an 8-bit greyscale image: white where a style applies.
+
+    Transparency means "no style" (alpha multiplies the grey), and 16-bit masks are scaled from
+    their full range, so a 0.3% grey stays 0.3% whatever its values' magnitude.
+    """
+    return to_mask(_open(source, name, max_pixels))
+
+
+def to_mask(im: Image.Image) -> Image.Image:
+    """Any Pillow mode as an 8-bit greyscale mask, transparent pixels black (no style)."""
+    alpha = None
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+            im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
+        im = rgba.convert("RGB")
+    grey = np.asarray(to_rgb(im).convert("L"), dtype=np.float64)
+    if alpha is not None:
+        grey = grey * alpha
+    return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), "L")
+
+
+def _open(source: ImageSource, name: str | None, max_pixels: int) -> Image.Image:
+    """The file's first frame, fully decoded and upright; InputError for anything else."""
     name = name or (str(source) if isinstance(source, (str, os.PathLike)) else "image")
     data = _read_bytes(source, name)
     if not data:
@@ -75,8 +102,7 @@ def load_image(source: ImageSource, name: str | None = None,
                 IndexError, TypeError, ZeroDivisionError) as e:
             raise InputError(name, f"is damaged or truncated ({_short(e)})",
                              "re-export or re-download the image") from None
-    im = _apply_exif_orientation(im, name)
-    return to_rgb(im)
+    return _apply_exif_orientation(im, name)
 
 
 def _short(e: BaseException) -> str:
@@ -123,8 +149,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
         a = np.asarray(im, dtype=np.float64)
         if im.mode == "F":
             top = 1.0 if a.max(initial=0) <= 1.0 else 255.0
-        else:
-            top = 255.0 if a.max(initial=0) <= 255 else 65535.0  # 16-bit data: scale, not clip
+        elif im.mode.startswith("I;16"):  # 16-bit data: its full range, whatever its values
+            top = 65535.0
+        else:  # 32-bit integers: 16-bit data in older Pillows, or values beyond that
+            top = max(65535.0, float(a.max(initial=0)))
         a = np.clip(np.rint(a / top * 255.0), 0, 255).astype(np.uint8)
         return Image.fromarray(a).convert("RGB")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
@@ -191,6 +219,18 @@ def check_writable(p: Path, what: str = "-o") -> None:
         raise InputError(f"{what} {p}", f"folder {parent} does not exist", "create it first")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise InputError(f"{what} {p}", "is not writable", "choose a folder you can write to")
+
+
+def check_not_input(out: str | os.PathLike, inputs: list[str | os.PathLike],
+                    what: str = "-o") -> None:
+    """Refuse an output that is one of the command's inputs (compared as real paths, so
+    `./photo.jpg`, a link to it or `dir/../photo.jpg` are caught too): writing it would destroy
+    what the user gave."""
+    target = os.path.realpath(out)
+    for given in inputs:
+        if os.path.realpath(given) == target:
+            raise InputError(f"{what} {out}", f"is the input {given}; writing it would replace "
+                             "that file", "choose another output name")
 
 
 def encode_image(im: Image.Image, fmt: str, metadata: dict[str, Any] | None = None) -> bytes:
@@ -260,12 +300,24 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, OUTPUT_MODE)
+        os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def output_mode(path: Path) -> int:
+    """The permissions an output gets: an overwritten file keeps its own (a private 0600 picture
+    stays private); a new one follows the umask, as any program's new file does. mkstemp's
+    temporaries are 0600 whatever the umask, so the mode is set before the rename."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def read_metadata(source: ImageSource, name: str | None = None) -> dict[str, Any]:
@@ -278,12 +330,7 @@ def read_metadata(source: ImageSource, name: str | None = None) -> dict[str, Any
                 or _from_xmp(im.info.get("xmp")))
     except Exception:
         text = None
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
     if not text:
         raise InputError(name, "carries no brushwork settings",
                          "give a PNG, JPEG or WebP that brushwork wrote")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise InputError(name, "has damaged brushwork settings", "give another output") from None
+    return records.parse(text, name)

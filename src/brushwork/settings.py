@@ -135,17 +135,65 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
-        """Settings from a dict such as `to_dict()` wrote; unknown keys are ignored."""
+        """Today's defaults with the fields `data` names (typed options, a job's overrides).
+        Unknown keys are ignored; `check_keys` refuses them where a user typed them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def with_options(self, options: Mapping[str, Any]) -> "Settings":
+        """These settings with only the fields in `options` changed: what a user typed over a
+        base (the defaults, a stored record, a batch's settings). Every other field keeps the
+        base's value."""
+        check_keys(options, "settings")
+        return dataclasses.replace(self, **options) if options else self
+
+    @classmethod
+    def from_record(cls, data: Any, name: str = "record") -> "Settings":
+        """The settings a stored run record holds, with the meaning they had when written.
+
+        A record is untrusted input: anything that is not a valid settings mapping raises
+        `InputError` ("has damaged brushwork settings"). Keys a later version added are ignored.
+        """
+        if not isinstance(data, Mapping):
+            raise InputError(name, "has damaged brushwork settings (not a mapping)",
+                             "give an output that brushwork wrote")
         names = {f.name for f in dataclasses.fields(cls)}
         data = {k: v for k, v in data.items() if k in names}
         if data and "style_norm" not in data:
             # Written before style_norm existed (brushwork 0.1): it meant the paper's E_l, and an
-            # empty style_layer_weights meant equal weights, not today's weights by depth.
+            # empty style_layer_weights meant equal weights, not today's weights by depth. Only a
+            # stored record means this: options typed today always mean today's defaults.
             data["style_norm"] = "paper"
             if not data.get("style_layer_weights"):
-                layers = data.get("style_layers") or PAPER_STYLE_LAYERS
-                data["style_layer_weights"] = [1.0] * len(layers)
-        return cls(**data)
+                layers = data.get("style_layers")
+                n = len(layers) if isinstance(layers, (list, tuple)) else len(PAPER_STYLE_LAYERS)
+                data["style_layer_weights"] = [1.0] * n
+        try:
+            return cls(**data)
+        except InputError as e:
+            raise InputError(name, f"has damaged brushwork settings ({e.what}: {e.problem})",
+                             "give an output that brushwork wrote") from None
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            raise InputError(name, "has damaged brushwork settings",
+                             "give an output that brushwork wrote") from None
+
+
+def check_keys(options: Any, where: str, cls: type | None = None) -> None:
+    """Refuse a settings mapping that is not one, or names a field that does not exist, naming
+    the nearest valid name (a misspelt key silently ignored would paint with the default)."""
+    import difflib
+
+    cls = cls or Settings
+    if not isinstance(options, Mapping):
+        raise InputError(where, f"must be a JSON object of settings, got {type(options).__name__}",
+                         'write e.g. {"size": 768}')
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in options:
+        if key not in names:
+            near = difflib.get_close_matches(str(key), names, n=1)
+            raise InputError(where, f"unknown setting {key!r}",
+                             f"did you mean {near[0]!r}?" if near else
+                             f"use one of {', '.join(names)}")
 
 
 @dataclass(frozen=True)
@@ -249,19 +297,22 @@ def _validate(s: Settings) -> None:
                   "set --style-weight above 0")
     for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm"):
         choices = meta[name]["choices"]
-        if getattr(s, name) not in choices:
+        if not isinstance(getattr(s, name), str) or getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")
     for name in ("init", "weights"):
         if not isinstance(getattr(s, name), str) or not getattr(s, name):
             raise bad(name, "is empty", f"choose one of {', '.join(meta[name]['choices'])} or a file path")
     dev = s.device
-    if not (dev in meta["device"]["choices"] or (
+    if not isinstance(dev, str) or not (dev in meta["device"]["choices"] or (
             dev.startswith("cuda:") and dev[5:].isdigit())):
         raise bad("device", f"unknown device {dev!r}", "choose auto, cpu, cuda, cuda:N or mps")
+    for name in ("content_layers", "style_layers", "style_blend", "style_layer_weights"):
+        if not isinstance(getattr(s, name), tuple):
+            raise bad(name, f"must be a list, got {getattr(s, name)!r}", "give a list of values")
     for name in ("content_layers", "style_layers"):
         layers = getattr(s, name)
         for layer in layers:
-            if layer not in LAYER_NAMES:
+            if not isinstance(layer, str) or layer not in LAYER_NAMES:
                 raise bad(name, f"unknown layer {layer!r}",
                           "use VGG-19 names such as conv4_2, relu4_2, relu1_1 or pool1")
     if not s.style_layers and s.style_weight > 0:

@@ -224,7 +224,9 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     mask_ims = None
     if masks is not None:
         mask_list = list(masks)
-        mask_ims = [_as_image(m, f"style mask {i + 1}") for i, m in enumerate(mask_list)]
+        mask_ims = [images.to_mask(m) if isinstance(m, Image.Image) else
+                    images.load_mask(m, name=f"style mask {i + 1}" + (f" {m}" if isinstance(m, str) else ""))
+                    for i, m in enumerate(mask_list)]
         regions.check_masks(mask_ims, [f"style mask {i + 1}" + (f" {m}" if isinstance(m, str) else "")
                                        for i, m in enumerate(mask_list)], len(style_ims))
     init_im = None

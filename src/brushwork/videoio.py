@@ -14,12 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
-from . import images
+from . import images, records
 from .errors import InputError
 
 # A folder of images has no frame rate of its own: this one unless --fps says otherwise.
@@ -28,6 +28,10 @@ FOLDER_FPS = Fraction(25)
 CRF = 18
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 METADATA_KEY = "comment"  # the MP4 tag that carries the run's record
+# What a video's header may declare: far beyond any clip worth painting on one machine.
+MAX_FRAMES = 200_000
+MAX_SECONDS = 6 * 3600
+VFR_CLOCK = Fraction(1, 90000)  # the time stamps' unit for a variable frame rate (MPEG's clock)
 
 
 def _av():
@@ -49,6 +53,9 @@ class VideoInfo:
     frames: int | None
     audio: bool
     folder: bool
+    # Each frame's time in seconds from the first, for a variable-frame-rate video (frames that
+    # do not fall on the average rate's grid); None when the frames are evenly spaced.
+    times: tuple[Fraction, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -77,9 +84,10 @@ def probe(path: str | os.PathLike, fps: Fraction | None = None) -> VideoInfo:
         if not files:
             raise InputError(name, "is a folder with no images (zero frames)",
                              "give a video file or a folder of numbered PNG or JPEG frames")
-        first = images.load_image(files[0], name=f"{name}: {files[0].name}")
-        _check_pixels(name, *first.size)
-        return VideoInfo(p, first.size, fps or FOLDER_FPS, len(files), False, True)
+        size = _same_size(name, files)
+        _check_pixels(name, *size)
+        images.load_image(files[0], name=f"{name}: {files[0].name}")  # a readable first frame
+        return VideoInfo(p, size, fps or FOLDER_FPS, len(files), False, True)
     av = _av()
     try:
         with av.open(str(p)) as container:
@@ -89,18 +97,71 @@ def probe(path: str | os.PathLike, fps: Fraction | None = None) -> VideoInfo:
             rate = fps or stream.average_rate or stream.guessed_rate
             if not rate:
                 raise InputError(name, "has no frame rate", "give one with --fps")
+            # What the header declares, checked before a frame is decoded: a small file can
+            # declare frames that take gigabytes to decode.
+            _check_pixels(name, stream.codec_context.width, stream.codec_context.height)
+            _check_length(name, stream.frames, container.duration)
+            times = None if fps else _times(container, stream, Fraction(rate))
+        with av.open(str(p)) as container:
+            stream = container.streams.video[0]
             frame = next(container.decode(stream), None)
             if frame is None:
                 raise InputError(name, "has zero frames", "give a video with at least one frame")
             w, h = _rotated(frame).size
             _check_pixels(name, w, h)
             return VideoInfo(p, (w, h), Fraction(rate), stream.frames or None,
-                             bool(container.streams.audio), False)
+                             bool(container.streams.audio), False, times)
     except InputError:
         raise
     except (av.FFmpegError, OSError, ValueError, StopIteration) as e:
         raise InputError(name, f"is not a video brushwork can read ({_short(e)})",
                          "give an MP4, MOV, MKV, WebM or AVI file, or a folder of frames") from None
+
+
+def _same_size(name: str, files: list[Path]) -> tuple[int, int]:
+    """The frames' common size, read from each file's header; mixed sizes are refused (fitting
+    each would squash some or move the flow's pixels)."""
+    first = None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                size = im.size
+        except (OSError, ValueError, Image.DecompressionBombError):
+            raise InputError(f"{name}: {f.name}", "is not an image brushwork can read",
+                             "remove it or replace it with a PNG or JPEG frame") from None
+        if first is None:
+            first = (f, size)
+        elif size != first[1]:
+            raise InputError(name, f"holds frames of mixed sizes: {f.name} is "
+                             f"{size[0]}x{size[1]}, {first[0].name} is {first[1][0]}x{first[1][1]}",
+                             "resize every frame to one size")
+    assert first is not None
+    return first[1]
+
+
+def _check_length(name: str, frames: int, duration: int | None) -> None:
+    """Frame count and duration (microseconds) as the header declares them."""
+    if frames and frames > MAX_FRAMES:
+        raise InputError(name, f"declares {frames} frames, over the {MAX_FRAMES} limit",
+                         "cut it shorter first, or choose frames with --frames on a shorter copy")
+    if duration and duration / 1e6 > MAX_SECONDS:
+        raise InputError(name, f"declares {duration / 3.6e9:.1f} hours, over the "
+                         f"{MAX_SECONDS // 3600} hour limit", "cut it shorter first")
+
+
+def _times(container, stream, rate: Fraction) -> tuple[Fraction, ...] | None:
+    """Every frame's time from the packets' time stamps (no decoding), or None when they fall
+    on the `rate` grid (a constant-rate video, written back as it was)."""
+    base = stream.time_base
+    if base is None:
+        return None
+    stamps = sorted(pkt.pts for pkt in container.demux(stream) if pkt.pts is not None)
+    if len(stamps) < 2:
+        return None
+    times = tuple(Fraction(t - stamps[0]) * base for t in stamps)
+    if all(abs(t - i / rate) < 1 / (4 * rate) for i, t in enumerate(times)):
+        return None
+    return times
 
 
 def _check_pixels(name: str, w: int, h: int) -> None:
@@ -148,13 +209,16 @@ def read_frames(info: VideoInfo, start: int = 0,
 
 
 def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fraction,
-              audio: VideoInfo | None = None, start: int = 0, record: dict | None = None) -> Path:
+              audio: VideoInfo | None = None, start: int = 0, record: dict | None = None,
+              times: Sequence[Fraction] | None = None) -> Path:
     """Encode frames as H.264 MP4 (yuv420p) at exactly `rate`, atomically: a temporary file in
     the same folder, renamed over `out` once complete.
 
     With `audio`, that video's sound from frame `start` for as long as the frames last is
     carried over (re-encoded as AAC, which every player reads). `record` goes into the file's
-    metadata. Frame sizes must be even (yuv420p halves the colour planes)."""
+    metadata. `times` (seconds, one per frame) keeps a variable-frame-rate video's timing: each
+    frame is stamped with its own time rather than the next tick of `rate`. Frame sizes must be
+    even (yuv420p halves the colour planes)."""
     av = _av()
     out, rate = Path(out), Fraction(rate)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".mp4")
@@ -171,21 +235,25 @@ def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fract
                     stream.width, stream.height = im.size
                     stream.pix_fmt = "yuv420p"
                     stream.options = {"crf": str(CRF)}
-                    # Time stamps count frames, so the rate is exact (30000/1001 stays so).
-                    stream.codec_context.time_base = 1 / rate
+                    # Time stamps count frames, so the rate is exact (30000/1001 stays so); a
+                    # variable rate is stamped in a fine clock instead.
+                    stream.codec_context.time_base = 1 / rate if times is None else VFR_CLOCK
                     # MP4 wants every stream before the first packet.
                     sound = _audio_stream(av, audio, container) if audio and audio.audio else None
                 frame = av.VideoFrame.from_ndarray(np.asarray(im.convert("RGB")), format="rgb24")
-                frame.pts = count
+                frame.pts = count if times is None else round(
+                    (Fraction(times[count]) - Fraction(times[0])) / VFR_CLOCK)
                 container.mux(stream.encode(frame))
                 count += 1
             if stream is None:
                 raise ValueError("no frames to write")
             container.mux(stream.encode(None))
             if sound is not None:
-                _copy_audio(av, audio, container, sound, Fraction(start) / rate,
-                            Fraction(start + count) / rate)
-        os.chmod(tmp, images.OUTPUT_MODE)
+                t0 = Fraction(times[0]) if times is not None else Fraction(start) / rate
+                t1 = (Fraction(start + count) / rate if times is None
+                      else Fraction(times[count - 1]) + 1 / rate)
+                _copy_audio(av, audio, container, sound, t0, t1)
+        os.chmod(tmp, images.output_mode(out))
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -231,18 +299,16 @@ def _copy_audio(av, info: VideoInfo, container, out, t0: Fraction, t1: Fraction)
         container.mux(out.encode(None))
 
 
-def read_record(path: str | os.PathLike) -> dict | None:
-    """The run record a brushwork MP4 carries, or None."""
+def read_record(path: str | os.PathLike, name: str | None = None) -> dict | None:
+    """The run record a brushwork MP4 carries (checked as untrusted input: a damaged one is an
+    InputError naming `name`), or None when it carries none."""
     av = _av()
     try:
         with av.open(str(path)) as container:
             text = container.metadata.get(METADATA_KEY)
     except (av.FFmpegError, OSError):
         return None
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
+    return records.parse(text, name or str(path)) if text else None
 
 
 def even_size(width: int, height: int, longer: int) -> tuple[int, int]:
