@@ -90,7 +90,8 @@ def moved_from_photo(picture, photo=None) -> float:
     from brushwork import images
 
     im = picture if isinstance(picture, Image.Image) else Image.open(picture).convert("RGB")
-    ref = brushwork.load_image(photo if photo is not None else examples.CONTENT)
+    photo = photo if photo is not None else examples.CONTENT
+    ref = photo.convert("RGB") if isinstance(photo, Image.Image) else brushwork.load_image(photo)
     ref = images.resize(ref, im.size)
     return float(np.abs(np.asarray(im, np.float32) - np.asarray(ref, np.float32)).mean())
 

@@ -223,25 +223,31 @@ def test_video_mode_paints_the_demo_clip_and_offers_the_mp4(monkeypatch):
 
 
 def test_stopping_a_video_keeps_the_frames_done_as_an_mp4():
+    """A run stopped mid-way (Streamlit ends the script at the click) leaves its frames in the
+    session; pressing Stop on the rerun turns them into the MP4 result."""
     pytest.importorskip("av")
     import io
     import tempfile
 
-    from brushwork import app_video, videoio
+    from brushwork import examples, videoio
 
     pngs = []
-    from brushwork import examples
-
     for im in examples.pan_clip(3, (64, 48)):
         buf = io.BytesIO()
         im.save(buf, "PNG")
         pngs.append(buf.getvalue())
-    state = {}
-    run = {"frames": pngs, "rate": 24, "info": None, "record": {"x": 1}, "name": "clip",
-           "finished": False}
-    app_video._finish(state, run)  # what the Stop button does with the frames painted so far
-    assert run["finished"] and state["video_result"]["frames"] == 3
+    at = _app()
+    at.radio(key="mode").set_value("Video").run()
+    at.session_state["video_run"] = {"frames": pngs, "rate": 24, "info": None,
+                                     "record": {"x": 1}, "name": "clip", "finished": False}
+    assert "video_result" not in at.session_state
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert not at.exception, at.exception
+    assert any("Kept the 3 frames" in m.value for m in at.info)
+    result = at.session_state["video_result"]
+    assert result["frames"] == 3 and at.session_state["video_run"]["finished"]
+    assert any(b.label == "Download MP4" for b in at.get("download_button"))
     with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(state["video_result"]["mp4"])
+        f.write(result["mp4"])
         f.flush()
         assert videoio.probe(f.name).frames == 3 and videoio.read_record(f.name) == {"x": 1}

@@ -14,7 +14,7 @@ pytest.importorskip("cv2")
 from brushwork import examples, images, videoio  # noqa: E402
 from brushwork.cli import main  # noqa: E402
 
-from conftest import write_clip  # noqa: E402
+from conftest import PAINTED, moved_from_photo, write_clip  # noqa: E402
 
 STYLE = str(examples.STARRY_NIGHT)
 FAST = ["--size", "48", "--steps", "3", "--frame-steps", "2", "--device", "cpu"]
@@ -44,13 +44,20 @@ def test_a_clip_goes_through_the_cli_with_its_frame_rate_and_sound(clip, tmp_pat
 def test_a_folder_of_frames_in_and_png_frames_out(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for i, im in enumerate(examples.pan_clip(3, (64, 48))):
-        im.save(src / f"shot-{i + 9}.png")  # numbered from 9: the order is by number
+    photo = images.resize(images.load_image(examples.CONTENT), (64, 48))
+    shots = [photo, photo.transpose(0), photo.transpose(1)]  # as is, mirrored, upside down
+    for i, im in enumerate(shots):
+        im.save(src / f"shot-{i + 9}.png")  # 9, 10, 11: by name, 10 and 11 would come first
     out = tmp_path / "painted"
-    assert main(["video", str(src), STYLE, "-o", str(out), *FAST]) == 0
+    assert main(["video", str(src), STYLE, "-o", str(out), "--size", "64", "--steps", "10",
+                 "--frame-steps", "4", "--device", "cpu"]) == 0
     frames = sorted(out.glob("frame_*.png"))
     assert [p.name for p in frames] == [f"frame_{i:06d}.png" for i in range(3)]
     assert images.read_metadata(frames[1])["frame"] == 1
+    for i, path in enumerate(frames):  # frame i was painted from shot 9 + i: the order is kept
+        gaps = [moved_from_photo(path, shot) for shot in shots]
+        assert min(range(3), key=gaps.__getitem__) == i, gaps
+    assert moved_from_photo(frames[0], shots[0]) > PAINTED
 
 
 def test_the_demo_clip_goes_through_the_cli(tmp_path):

@@ -326,25 +326,43 @@ def test_more_ray_workers_than_cpus_is_refused_before_ray_starts(tmp_path, capsy
     assert set(Path(tempfile.gettempdir()).glob("brushwork-ray-*")) == before
 
 
-def test_a_local_ray_is_private_to_its_user_and_leaves_nothing_behind(tmp_path):
-    pytest.importorskip("ray")
-    import tempfile
+_LOCAL_RAY = """
+import json, os, stat, sys, tempfile
+from pathlib import Path
+from brushwork import batch
 
-    home_token = Path.home() / ".ray" / "auth_token"
-    had_token = home_token.exists()
-    before = set(Path(tempfile.gettempdir()).glob("brushwork-ray-*"))
-    with batch.local_ray(num_cpus=1) as ray:
-        (folder,) = set(Path(tempfile.gettempdir()).glob("brushwork-ray-*")) - before
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # sockets, logs, token: ours only
-        token = Path(os.environ["RAY_AUTH_TOKEN_PATH"])
-        assert token.parent == folder and stat.S_IMODE(token.stat().st_mode) == 0o600
-        # Ray's services listen on the machine's address whatever it is told (it refuses the
-        # loopback address), so every call to them must carry the token.
-        assert os.environ["RAY_AUTH_MODE"] == "token"
-        assert ray.get(ray.remote(lambda: 1).remote()) == 1
-    assert set(Path(tempfile.gettempdir()).glob("brushwork-ray-*")) == before
-    assert home_token.exists() == had_token  # no world-readable token in ~/.ray
-    assert "RAY_AUTH_TOKEN_PATH" not in os.environ
+before = set(Path(tempfile.gettempdir()).glob("brushwork-ray-*"))
+with batch.local_ray(num_cpus=1) as ray:
+    (folder,) = set(Path(tempfile.gettempdir()).glob("brushwork-ray-*")) - before
+    token = Path(os.environ["RAY_AUTH_TOKEN_PATH"])
+    seen = {"folder_mode": stat.S_IMODE(folder.stat().st_mode), "token_in_folder":
+            token.parent == folder, "token_mode": stat.S_IMODE(token.stat().st_mode),
+            "auth": os.environ.get("RAY_AUTH_MODE"),
+            "works": ray.get(ray.remote(lambda: 1).remote())}
+seen["left"] = sorted(map(str, set(Path(tempfile.gettempdir()).glob("brushwork-ray-*")) - before))
+seen["env_left"] = "RAY_AUTH_TOKEN_PATH" in os.environ
+print(json.dumps(seen))
+"""
+
+
+def test_a_local_ray_is_private_to_its_user_and_leaves_nothing_behind(tmp_path):
+    """In a fresh process (another test's Ray may be up in this one)."""
+    pytest.importorskip("ray")
+    home = tmp_path / "home"  # where Ray would write ~/.ray/auth_token
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    run = subprocess.run([sys.executable, "-c", _LOCAL_RAY], capture_output=True, text=True,
+                         timeout=300, env={**env, "HOME": str(home)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["folder_mode"] == 0o700  # its sockets, logs and token: this user's only
+    assert seen["token_in_folder"] and seen["token_mode"] == 0o600
+    # Ray's services listen on the machine's address whatever they are told (it refuses the
+    # loopback address), so every call to them must carry the token.
+    assert seen["auth"] == "token" and seen["works"] == 1
+    assert seen["left"] == [] and not seen["env_left"]
+    assert not (home / ".ray").exists()  # no world-readable token in ~/.ray
+    assert "Token authentication" not in run.stderr
 
 
 # ---- 6. cheap checks first -------------------------------------------------------------------

@@ -10,6 +10,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -210,7 +211,19 @@ def _start(tmp_path, *extra):
     cmd = [sys.executable, "-m", "brushwork", "stylize", str(examples.CONTENT),
            str(examples.STARRY_NIGHT), "-o", str(tmp_path / "out.png"), "--size", "48",
            "--device", "cpu", "--save-every", "1", "--save-dir", str(tmp_path / "steps"), *extra]
-    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell's background job ignores it, and Python
+    # then never turns it into KeyboardInterrupt, so the run would not stop.
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Every read of the child's output is bounded: past this the child is killed, its output
+    # ends, and the test fails instead of hanging the suite.
+    watchdog = threading.Timer(CHILD_SECONDS, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    return proc
+
+
+CHILD_SECONDS = 300
 
 
 def _wait_for_intermediates(proc, n: int) -> list[str]:
@@ -229,7 +242,7 @@ def test_ctrl_c_writes_the_latest_image_and_exits_130(tmp_path, sig):
     proc = _start(tmp_path, "--steps", "100000")
     _wait_for_intermediates(proc, 3)
     proc.send_signal(sig)
-    rest = proc.stderr.read()
+    rest = proc.stderr.read()  # ends when the child exits (or the watchdog kills it)
     assert proc.wait(timeout=120) == 130, rest
     record = images.read_metadata(tmp_path / "out.png")
     assert 3 <= record["steps_done"] < 100000
@@ -292,6 +305,9 @@ def test_sigkill_during_the_save_leaves_the_users_picture_whole(tmp_path):
          str(examples.STARRY_NIGHT), "-o", str(out), "--size", "48", "--steps", "2",
          "--device", "cpu", "--save-every", "0", "-q"],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(CHILD_SECONDS, proc.kill)  # a bound on the read below
+    watchdog.daemon = True
+    watchdog.start()
     line = proc.stderr.readline()  # blocks until the child is half-way through a write
     assert line.startswith("HALF-WRITTEN"), line + proc.stderr.read()
     proc.kill()

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -154,10 +155,21 @@ def test_init_from_file_is_where_the_run_starts(model, photo, painting, tmp_path
 def test_a_step_shows_the_picture_its_losses_describe(model, photo, painting):
     """Step.image() is the picture the step evaluated: step 1 of a content start is the photo,
     and a later step's picture, evaluated afresh as a start, gives that step's losses."""
-    steps = _run(model, photo, painting, steps=4)
+    steps = _run(model, photo, painting, steps=12, scales=1)
     start = images.to_tensor(steps[0].image())
     photo_small = images.to_tensor(images.resize(photo, (64, 48)))
     assert (start - photo_small).abs().max() < 1 / 255 + 1e-6
+    # mid-run and the last step, not only the first (step 6 is an overshoot whose picture
+    # leaves [0, 1]: an image can only show it clamped)
+    for later in (steps[6], steps[11]):
+        picture = later.image()
+        assert np.abs(np.asarray(picture, np.float32) - np.asarray(
+            images.resize(photo, (64, 48)), np.float32)).mean() > 5  # it has been painted
+        again = brushwork.iter_stylize(photo, painting, tiny(steps=1, scales=1, init="noise"),
+                                       model=model, resume=(0, picture))
+        losses = next(again).losses
+        for name, value in later.losses.items():  # the 8-bit picture: within rounding
+            assert losses[name] == pytest.approx(value, rel=0.01), name
 
 
 def _poison(monkeypatch, factor, from_call, until_call=None):

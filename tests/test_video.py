@@ -127,14 +127,34 @@ def test_frame_rate_sound_and_rotation_survive_a_round_trip(tmp_path):
         c.mux(s.encode(None))
     turned = videoio.probe(tmp_path / "turned.mp4")
     assert turned.size == (48, 64)
-    assert next(videoio.read_frames(turned))[1].size == (48, 64)
+    shown = np.asarray(next(videoio.read_frames(turned))[1], np.float32)
+    assert shown.shape == (64, 48, 3)
+    # turned a quarter counter-clockwise, as FFmpeg shows it: not clockwise, not upside down
+    from PIL import Image as _Image
+
+    def off(turn):
+        return float(np.abs(shown - np.asarray(clip[0].transpose(turn), np.float32)).mean())
+
+    right, wrong = off(_Image.Transpose.ROTATE_90), off(_Image.Transpose.ROTATE_270)
+    assert right < 8 and wrong > 3 * right, (right, wrong)
 
 
 @pytest.mark.parametrize("mode", ["luminance", "histogram"])
 def test_colour_preservation_carries_over_to_later_frames(model, mode):
     clip = examples.pan_clip(2, (96, 72))
-    frames = list(brushwork.iter_stylize_video(
-        clip, examples.STARRY_NIGHT, tiny(size=64, steps=4, preserve_color=mode),
-        brushwork.VideoSettings(frame_steps=3), model=model))
-    assert not frames[1].fresh and frames[1].step.losses["temporal"] > 0
-    assert frames[1].image().mode == "RGB" and frames[1].image().size == (64, 48)
+
+    def chroma_gap(preserve):
+        """How far the later frame's colours are from its input frame's (YCbCr chroma)."""
+        frames = list(brushwork.iter_stylize_video(
+            clip, examples.STARRY_NIGHT, tiny(size=64, steps=12, preserve_color=preserve),
+            brushwork.VideoSettings(frame_steps=6), model=model))
+        assert not frames[1].fresh and frames[1].step.losses["temporal"] > 0
+        out = np.asarray(frames[1].image().convert("YCbCr"), np.float32)[..., 1:]
+        src = np.asarray(clip[1].resize((64, 48)).convert("YCbCr"), np.float32)[..., 1:]
+        if preserve == "histogram":  # the colour statistics, not each pixel's colour
+            return float(np.abs(out.mean((0, 1)) - src.mean((0, 1))).sum()
+                         + np.abs(out.std((0, 1)) - src.std((0, 1))).sum())
+        return float(np.abs(out - src).mean())
+
+    kept, painted = chroma_gap(mode), chroma_gap("none")
+    assert kept < 0.5 * painted, (kept, painted)

@@ -49,8 +49,11 @@ def parse(text: str | bytes, name: str) -> dict[str, Any]:
     try:
         record = json.loads(text, parse_int=number(int), parse_float=number(float),
                             parse_constant=constant)
-    except (ValueError, RecursionError):
-        raise damaged(name) from None
+    except RecursionError:
+        raise damaged(name, "nested too deep") from None
+    except ValueError as e:
+        why = str(e) if str(e) in ("number too long",) or str(e).endswith("is not a number") else ""
+        raise damaged(name, why) from None
     check(record, name)
     return record
 
