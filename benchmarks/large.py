@@ -29,7 +29,7 @@ def worker(size: int, tile: int | None, cap: float | None, steps: int, device: s
     import torch
 
     import brushwork
-    from brushwork import examples, memory, transfer
+    from brushwork import examples, memory, prepare
     from brushwork.device import resolve_device
     from brushwork.images import fit_size
 
@@ -37,7 +37,7 @@ def worker(size: int, tile: int | None, cap: float | None, steps: int, device: s
                            device=device)
     dev = resolve_device(device)
     w, h = fit_size(512, 384, size)
-    plan = transfer._memory_plan((w, h), s, dev, memory.budget_bytes(dev, cap))
+    plan = prepare.memory_plan((w, h), s, dev, memory.budget_bytes(dev, cap))
     times, tiles, last = [], 1, time.perf_counter()
     for st in brushwork.iter_stylize(examples.CONTENT, examples.STARRY_NIGHT, s):
         if dev.type == "cuda":

@@ -20,7 +20,7 @@ import time
 import torch
 
 import brushwork
-from brushwork import examples, memory, transfer
+from brushwork import examples, memory, schedule, transfer
 
 COARSE = (61, 37)  # the default 120-step schedule's coarse steps before the cap
 
@@ -37,15 +37,15 @@ def plain_initial(prev, size, content, init_im, luminance_only, gen, device, ini
 def run(variant: str, fine: int, model) -> list[tuple[float, float]]:
     """(seconds, full-size loss) per full-size step."""
     coarse = tuple(2 * c for c in COARSE) if variant == "coarse2x" else COARSE
-    saved = transfer._initial, memory.HISTORIES, transfer.plan_scales
+    saved = schedule.initial, memory.HISTORIES, transfer.plan_scales
     if variant == "plain":
-        transfer._initial = plain_initial
+        schedule.initial = plain_initial
     if variant == "history100":
         memory.HISTORIES = (100, *memory.HISTORIES)  # the first that fits is taken
     if variant != "one-scale":
         def plan(w, h, s, _plan=saved[2]):
             sizes = [sc.size for sc in _plan(w, h, s.replace(scales=3, steps=120))]
-            return [transfer.Scale(size, k) for size, k in zip(sizes, (*coarse, fine))]
+            return [schedule.Scale(size, k) for size, k in zip(sizes, (*coarse, fine))]
         transfer.plan_scales = plan
     settings = brushwork.Settings(device="cpu", scales=1 if variant == "one-scale" else 3,
                                   steps=fine if variant == "one-scale" else sum(coarse) + fine)
@@ -57,7 +57,7 @@ def run(variant: str, fine: int, model) -> list[tuple[float, float]]:
                 out.append((time.perf_counter() - start, st.losses["total"]))
         return out
     finally:
-        transfer._initial, memory.HISTORIES, transfer.plan_scales = saved
+        schedule.initial, memory.HISTORIES, transfer.plan_scales = saved
 
 
 def main() -> None:

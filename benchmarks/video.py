@@ -32,7 +32,7 @@ from PIL import Image
 
 import brushwork
 from brushwork import examples, flow, video
-from brushwork.transfer import load_model
+from brushwork import load_model
 
 
 class _Shown:

@@ -33,10 +33,10 @@ def stylize(out: Path, *extra: str) -> float:
 
 def corner(size: tuple[int, int], side: int | None = None, crop: int | None = None,
            ) -> tuple[int, int]:
-    """A point where four tiles meet, near the middle (tiles.plan's cuts)."""
-    from brushwork import tiles
+    """A point where four tiles meet, near the middle (tiling.cut)."""
+    from brushwork import tiling
 
-    cut = tiles.plan(*size, ["relu4_2", "relu5_1"], side=side, crop=crop)
+    cut = tiling.cut(*size, ["relu4_2", "relu5_1"], side=side, crop=crop)
     inner = [t for t in cut if t.x0 > 0 and t.y0 > 0]
     t = min(inner, key=lambda t: abs(t.x0 - size[0] / 2) + abs(t.y0 - size[1] / 2))
     return t.x0, t.y0
@@ -94,13 +94,13 @@ def main() -> None:
     print(notes[-1], flush=True)
 
     # A 100% crop of the print itself across one of its tile corners.
-    from brushwork import memory, transfer
+    from brushwork import memory, prepare
     from brushwork.settings import Settings
     import torch
 
     s = Settings(size=a.size, max_memory=float(a.max_memory))
     cpu = torch.device("cpu")
-    plan = transfer._memory_plan(big.size, s, cpu, memory.budget_bytes(cpu, s.max_memory))
+    plan = prepare.memory_plan(big.size, s, cpu, memory.budget_bytes(cpu, s.max_memory))
     if plan.tiled:
         x, y = corner(big.size, crop=plan.crop)
         big.crop((x - 384, y - 256, x + 384, y + 256)).save(out / "large-print-crop.png")

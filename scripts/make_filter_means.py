@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from brushwork.transfer import FILTER_MEANS_FILE, reference_images
+from brushwork.vgg import FILTER_MEANS_FILE, reference_images
 from brushwork.vgg import LAYER_NAMES, VGG19Features
 from brushwork.weights import load_weights
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 import brushwork
 from brushwork import examples
-from brushwork.transfer import load_model
+from brushwork import load_model
 
 
 @pytest.fixture(scope="session")

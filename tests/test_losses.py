@@ -51,7 +51,7 @@ def test_relative_style_loss_is_the_gram_distance_over_the_paintings_energy():
 
 
 def test_default_style_layer_weights_damp_the_deep_blocks():
-    from brushwork.transfer import _layer_weights
+    from brushwork.prepare import layer_weights as _layer_weights
 
     layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     w = _layer_weights((), layers)

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 import brushwork
-from brushwork import images, memory, regions, tiles, transfer
+from brushwork import images, memory, prepare, regions, tiles, tiling
 from brushwork.cli import main
 from brushwork.errors import InputError
 from brushwork.losses import gram, relative_gram_loss
@@ -20,7 +20,7 @@ def _half(width: int, height: int, left: bool) -> Image.Image:
 
 
 def _evaluate(model, objective, x):
-    run = tiles.evaluate(model, objective, x, tiles.plan(*x.shape[-1:-3:-1], model.layers))
+    run = tiles.evaluate(model, objective, x, tiling.cut(*x.shape[-1:-3:-1], model.layers))
     try:
         while True:
             next(run)
@@ -33,14 +33,14 @@ def test_an_all_white_mask_is_exactly_the_unguided_loss(model, photo, painting):
     size = (96, 72)
     content = images.to_tensor(images.resize(photo, size))
     whole = memory.plan(*size, torch.device("cpu"))  # unknown memory: whole
-    targets, grams = transfer._targets(model, s, content, content, [painting], size,
-                                       transfer._identity, whole)
+    targets, grams = prepare.targets(model, s, content, content, [painting], size,
+                                       prepare.identity, whole)
     white = torch.ones(1, 1, 72, 96)
-    weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))
+    weights = dict(zip(s.style_layers, prepare.layer_weights((), s.style_layers)))
     common = dict(content_weight=1.0, style_weight=100.0, layer_weights=weights, tv_weight=300.0,
-                  gram_loss=relative_gram_loss, as_rgb=transfer._identity)
-    plain = Objective(targets, transfer._regions(grams, [1.0], None, s.style_layers, "avg"), **common)
-    guided = Objective(targets, transfer._regions(grams, [1.0], [white], s.style_layers, "avg"),
+                  gram_loss=relative_gram_loss, as_rgb=prepare.identity)
+    plain = Objective(targets, prepare.style_regions(grams, [1.0], None, s.style_layers, "avg"), **common)
+    guided = Objective(targets, prepare.style_regions(grams, [1.0], [white], s.style_layers, "avg"),
                        **common)
     assert guided.regions[0].masks is not None and plain.regions[0].masks is None
     x = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(0)))

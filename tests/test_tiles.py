@@ -4,51 +4,51 @@ import pytest
 import torch
 
 import brushwork
-from brushwork import images, memory, tiles, transfer
+from brushwork import images, layers, memory, prepare, tiles, tiling
 from brushwork.losses import content_loss, gram, relative_gram_loss, style_loss, tv_loss
 from brushwork.objective import Objective
 from brushwork.settings import Settings
 
 
 def test_the_halo_is_worked_out_from_the_network():
-    assert tiles.halo(["relu5_1"]) == (80, 16)  # 5 spoilt positions of 16 pixels
-    assert tiles.halo(["relu4_2"]) == (40, 8)
-    assert tiles.halo(["relu1_1"]) == (1, 1)
-    assert tiles.halo(["relu1_1", "pool5"]) == (128, 32)  # 4 positions of 32, on pool5's grid
-    assert tiles.factor("relu3_1") == 4 and tiles.channels("relu3_1") == 256
-    assert tiles.channels("pool4") == 512 and tiles.factor("pool4") == 16
+    assert layers.halo(["relu5_1"]) == (80, 16)  # 5 spoilt positions of 16 pixels
+    assert layers.halo(["relu4_2"]) == (40, 8)
+    assert layers.halo(["relu1_1"]) == (1, 1)
+    assert layers.halo(["relu1_1", "pool5"]) == (128, 32)  # 4 positions of 32, on pool5's grid
+    assert layers.factor("relu3_1") == 4 and layers.channels("relu3_1") == 256
+    assert layers.channels("pool4") == 512 and layers.factor("pool4") == 16
 
 
 def test_tiles_cover_the_picture_once_on_the_pooling_grid():
-    cut = tiles.plan(300, 229, ["relu5_1"], side=96)
+    cut = tiling.cut(300, 229, ["relu5_1"], side=96)
     covered = torch.zeros(229, 300, dtype=torch.int32)
     for t in cut:
         covered[t.y0:t.y1, t.x0:t.x1] += 1
         assert t.y0 % 16 == 0 and t.x0 % 16 == 0 and t.cy0 % 16 == 0 and t.cx0 % 16 == 0
         assert t.cy0 == max(0, t.y0 - 80) and t.cx1 == min(300, t.x1 + 80)
     assert covered.eq(1).all() and len(cut) > 4
-    assert tiles.plan(300, 229, ["relu5_1"]) == tiles.plan(300, 229, ["relu5_1"], side=512)
-    assert len(tiles.plan(300, 229, ["relu5_1"], crop=300 * 229)) == 1
+    assert tiling.cut(300, 229, ["relu5_1"]) == tiling.cut(300, 229, ["relu5_1"], side=512)
+    assert len(tiling.cut(300, 229, ["relu5_1"], crop=300 * 229)) == 1
 
 
 def test_the_cheapest_cut_within_a_crop_size_is_chosen():
     layers = ["relu4_2", "relu5_1"]
-    cut = tiles.plan(1024, 768, layers, crop=(464 + 160) ** 2)
+    cut = tiling.cut(1024, 768, layers, crop=(464 + 160) ** 2)
     assert max(t.pixels for t in cut) <= (464 + 160) ** 2
-    squares = tiles.plan(1024, 768, layers, side=464)  # 3 x 2 near-squares
+    squares = tiling.cut(1024, 768, layers, side=464)  # 3 x 2 near-squares
     assert len(cut) == 4 < len(squares)
     assert sum(t.pixels for t in cut) < sum(t.pixels for t in squares)
 
 
 def _objective(model, s: Settings, photo, painting, size, luminance=False):
-    as_rgb = transfer._grey_to_rgb if luminance else transfer._identity
+    as_rgb = prepare.grey_to_rgb if luminance else prepare.identity
     content = images.to_tensor(images.resize(photo, size))
     content_in = brushwork.color.luminance(content) if luminance else content
     whole = memory.plan(*size, torch.device("cpu"))  # unknown memory: whole
-    targets, grams = transfer._targets(model, s, content, content_in, [painting], size, as_rgb,
+    targets, grams = prepare.targets(model, s, content, content_in, [painting], size, as_rgb,
                                        whole)
-    weights = dict(zip(s.style_layers, transfer._layer_weights((), s.style_layers)))
-    regions = transfer._regions(grams, [1.0], None, s.style_layers, s.pooling)
+    weights = dict(zip(s.style_layers, prepare.layer_weights((), s.style_layers)))
+    regions = prepare.style_regions(grams, [1.0], None, s.style_layers, s.pooling)
     return Objective(targets, regions, content_weight=s.content_weight, style_weight=s.style_weight,
                      layer_weights=weights, tv_weight=s.tv_weight, as_rgb=as_rgb,
                      gram_loss=relative_gram_loss), content_in
@@ -68,7 +68,7 @@ def _evaluate(model, objective, x, cut):
                                                      ((256, 192), "max", True)])
 def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling, luminance):
     s = Settings(pooling=pooling, preserve_color="luminance" if luminance else "none")
-    model = transfer.load_model(s)
+    model = brushwork.load_model(s)
     objective, start = _objective(model, s, photo, painting, size, luminance)
     g = torch.Generator().manual_seed(0)
     x = (start + 0.1 * torch.randn(start.shape, generator=g)).clamp(0, 1).requires_grad_(True)
@@ -81,8 +81,8 @@ def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling
             + s.tv_weight * tv_loss(x))
     want = torch.autograd.grad(loss, x)[0]
 
-    whole_terms, whole, none = _evaluate(model, objective, x, tiles.plan(*size, model.layers))
-    cut = tiles.plan(*size, model.layers, side=64)
+    whole_terms, whole, none = _evaluate(model, objective, x, tiling.cut(*size, model.layers))
+    cut = tiling.cut(*size, model.layers, side=64)
     terms, tiled, progress = _evaluate(model, objective, x, cut)
     assert none == [] and len(cut) >= 12
     assert [(p.phase, p.tile) for p in progress] == (
@@ -112,8 +112,8 @@ def test_ten_tiled_steps_paint_the_untiled_picture(model, photo, painting):
 def test_a_large_painting_gets_the_same_grams_in_tiles(model, painting):
     big = images.to_tensor(images.resize(painting, (300, 229)))
     layers = ["relu1_1", "relu3_1", "relu5_1"]
-    whole, _ = tiles.features(model, big, tiles.plan(300, 229, layers), layers, ())
-    cut, _ = tiles.features(model, big, tiles.plan(300, 229, layers, side=64), layers, ())
+    whole, _ = tiles.features(model, big, tiling.cut(300, 229, layers), layers, ())
+    cut, _ = tiles.features(model, big, tiling.cut(300, 229, layers, side=64), layers, ())
     for k in layers:
         torch.testing.assert_close(cut[k], whole[k], rtol=1e-4, atol=1e-6)
         assert float(style_loss(model(big)[k], whole[k])) < 1e-9

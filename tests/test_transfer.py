@@ -7,7 +7,7 @@ from PIL import Image
 
 import brushwork
 from brushwork import DivergenceError, InputError, color, images
-from brushwork.transfer import plan_scales
+from brushwork.schedule import plan_scales
 from conftest import tiny
 
 
@@ -289,25 +289,25 @@ def test_max_memory_caps_the_run_and_tiles_it(photo, painting):
 def test_a_finer_scale_gets_the_photos_detail_back():
     """Coarse-to-fine: the upsampled coarse result plus what the photo loses on the way down and
     up again; with a noise start there is no detail to give back."""
-    from brushwork import transfer
+    from brushwork import schedule
 
     g = torch.Generator().manual_seed(1)
     content = 0.25 + 0.5 * torch.rand(1, 3, 32, 48, generator=g)  # no clamping in play
     prev = torch.full((1, 3, 16, 24), 0.5)
     args = (None, False, g, torch.device("cpu"))
-    x = transfer._initial(prev, (48, 32), content, *args, "content")
+    x = schedule.initial(prev, (48, 32), content, *args, "content")
     low = torch.nn.functional.interpolate(content, size=(16, 24), mode="area")
     detail = content - torch.nn.functional.interpolate(low, size=(32, 48), mode="bicubic",
                                                        align_corners=False)
     torch.testing.assert_close(x, (0.5 + detail).clamp(0, 1))
     assert detail.abs().mean() > 0.05  # the check above is not about a flat picture
-    assert torch.equal(transfer._initial(prev, (48, 32), content, *args, "noise"),
+    assert torch.equal(schedule.initial(prev, (48, 32), content, *args, "noise"),
                        torch.full((1, 3, 32, 48), 0.5))
-    assert torch.equal(transfer._initial(None, (48, 32), content, *args, "content"), content)
+    assert torch.equal(schedule.initial(None, (48, 32), content, *args, "content"), content)
 
 
 def test_long_runs_spend_their_extra_steps_at_full_size():
-    from brushwork.transfer import COARSE_STEPS_MAX
+    from brushwork.schedule import COARSE_STEPS_MAX
 
     short = plan_scales(1024, 768, brushwork.Settings(size=512, steps=120))
     assert [sc.steps for sc in short] == sorted((sc.steps for sc in short), reverse=True)
@@ -318,7 +318,7 @@ def test_long_runs_spend_their_extra_steps_at_full_size():
 
 
 def test_a_small_painting_is_not_enlarged_unless_style_scale_asks():
-    from brushwork.transfer import _style_tensor
+    from brushwork.prepare import style_tensor as _style_tensor
 
     small = Image.new("RGB", (64, 48), (90, 40, 200))
     assert _style_tensor(small, (512, 384), 1.0, torch.device("cpu")).shape[-2:] == (48, 64)

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("av")
 pytest.importorskip("cv2")
 import brushwork  # noqa: E402
-from brushwork import examples, flow, tiles, videoio  # noqa: E402
+from brushwork import examples, flow, tiles, tiling, videoio  # noqa: E402
 from brushwork.objective import Objective, Region, Temporal  # noqa: E402
 from brushwork.losses import relative_gram_loss  # noqa: E402
 
@@ -86,9 +86,9 @@ def test_tiled_gradient_with_the_temporal_term_equals_the_whole(model):
                 return xx.grad, done.value
 
     layers = ["relu1_1", "relu2_1"]
-    whole_g, whole_t = grad(tiles.plan(128, 96, layers))
-    tiled_g, tiled_t = grad(tiles.plan(128, 96, layers, side=48))
-    assert len(tiles.plan(128, 96, layers, side=48)) > 1
+    whole_g, whole_t = grad(tiling.cut(128, 96, layers))
+    tiled_g, tiled_t = grad(tiling.cut(128, 96, layers, side=48))
+    assert len(tiling.cut(128, 96, layers, side=48)) > 1
     assert float(whole_t["temporal"]) == pytest.approx(
         500.0 * float((c * (x - target) ** 2).sum() / x.numel()), rel=1e-5)
     assert float(tiled_t["temporal"]) == pytest.approx(float(whole_t["temporal"]), rel=1e-5)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import brushwork.weights as weights
+from brushwork import layers
 from brushwork import WeightsError
 from brushwork.vgg import VGG19Features
 
@@ -12,7 +13,7 @@ def test_caffe_weights_decode_to_vgg19_shapes():
     w = weights.load_weights("caffe")
     assert w.preprocess.bgr and w.preprocess.scale == 255
     assert len(w.state) == 32
-    for name, cin, cout in weights.CONVS:
+    for name, cin, cout in layers.CONVS:
         assert w.state[f"{name}.weight"].shape == (cout, cin, 3, 3)
         assert w.state[f"{name}.bias"].shape == (cout,)
     # 8-bit quantised: at most 256 distinct values per layer, and not all the same.
@@ -64,7 +65,7 @@ def test_pickle_that_runs_code_is_refused(tmp_path):
 
 def test_torchvision_layout_file_loads(tmp_path):
     state = {}
-    for (name, cin, cout), idx in zip(weights.CONVS, weights.TORCHVISION_CONV_INDICES):
+    for (name, cin, cout), idx in zip(layers.CONVS, weights.TORCHVISION_CONV_INDICES):
         state[f"features.{idx}.weight"] = torch.randn(cout, cin, 3, 3) * 0.05
         state[f"features.{idx}.bias"] = torch.zeros(cout)
     path = tmp_path / "vgg.pth"
@@ -106,7 +107,7 @@ def test_network_is_cut_after_the_deepest_layer():
 
 
 def test_shipped_filter_means_match_a_fresh_computation():
-    from brushwork.transfer import FILTER_MEANS_FILE, reference_images
+    from brushwork.vgg import FILTER_MEANS_FILE, reference_images
     from brushwork.vgg import LAYER_NAMES
 
     shipped = torch.load(FILTER_MEANS_FILE, weights_only=True)

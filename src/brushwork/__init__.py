@@ -11,14 +11,18 @@ Nothing runs at import time: the weights load when a run starts.
 from .errors import BrushworkError, DeviceError, DivergenceError, InputError, WeightsError
 from .images import load_image, read_metadata, save_image
 from .settings import Settings, VideoSettings
-from .transfer import Step, iter_stylize, load_model, plan_scales, stylize
+from .schedule import plan_scales
+from .steps import Step
+from .transfer import check_inputs, iter_stylize, stylize
+from .vgg import load_model
 from .video import Frame, iter_stylize_video
 
-__version__ = "0.4.0"
+from .version import __version__
 
 __all__ = [
     "BrushworkError", "DeviceError", "DivergenceError", "InputError", "WeightsError",
-    "Settings", "VideoSettings", "Step", "iter_stylize", "stylize", "load_model", "plan_scales",
+    "Settings", "VideoSettings", "Step", "check_inputs", "iter_stylize", "stylize", "load_model",
+    "plan_scales",
     "Frame", "iter_stylize_video",
     "load_image", "save_image", "read_metadata", "__version__",
 ]

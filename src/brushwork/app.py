@@ -316,7 +316,7 @@ def _estimate(size, steps, device) -> str | None:
     from brushwork import memory
     from brushwork.images import fit_size
     from brushwork.settings import Settings
-    from brushwork.transfer import plan_scales
+    from brushwork import plan_scales
 
     w, h = fit_size(4, 3, size)
     plan = memory.plan(w, h, device, budget=memory.budget_bytes(device))
@@ -424,7 +424,7 @@ def _keep_step(state, step, settings, content, styles, run_id: str, masks=None) 
 def _keep(state, image, settings, content, styles, step, run_id: str, masks=None) -> None:
     """Put the run's picture in this session's results, replacing its earlier one."""
     from brushwork.images import encode_image
-    from brushwork.transfer import file_record, run_record
+    from brushwork.records import file_record, run_record
 
     record = run_record(settings, file_record(content.name, content.data),
                         [file_record(s.name, s.data) for s in styles], steps_done=step,

@@ -106,7 +106,7 @@ def _video_source(st, upload, state) -> dict | None:
 def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
          device) -> str | None:
     import brushwork
-    from brushwork.transfer import file_record, run_record
+    from brushwork.records import file_record, run_record
 
     ticket = queue.join()
     try:

@@ -329,7 +329,7 @@ def _inputs(job: Job) -> tuple[bytes, list[bytes]]:
 
 def _record(job: Job, settings: Settings, data: tuple[bytes, list[bytes]] | None = None) -> dict:
     """What the job's output carries: version, settings, and the inputs' names and hashes."""
-    from .transfer import file_record, run_record
+    from .records import file_record, run_record
 
     content, styles = data or _inputs(job)
     return run_record(job.settings(settings), file_record(Path(job.content).name, content),
@@ -415,7 +415,7 @@ class Painter:
     def _model(self, settings: Settings):
         """The network for these settings' layers, weights, pooling and device, loaded once."""
         from .device import resolve_device
-        from .transfer import load_model
+        from .vgg import load_model
 
         key = (settings.weights, settings.pooling, settings.content_layers,
                settings.style_layers, settings.device)

@@ -331,7 +331,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from .transfer import iter_stylize, run_record
+    from .records import run_record
+    from .transfer import iter_stylize
     from .device import describe, resolve_device
     from .tiles import Progress
 
@@ -432,7 +433,7 @@ def _stylize(args: argparse.Namespace) -> int:
 def _read_image(path: str, what: str, mask: bool = False) -> tuple[Image.Image, dict[str, str]]:
     """An input picture (or mask) and its metadata record (name and SHA-256), from one read of
     the file."""
-    from .transfer import file_record
+    from .records import file_record
 
     data = images.read_file(path, f"{what} {path}")
     load = images.load_mask if mask else images.load_image

@@ -33,7 +33,7 @@ FRAME_NAME = "frame_{:06d}.png"
 def run_video(args: argparse.Namespace) -> int:
     from . import video, videoio
     from .device import describe, resolve_device
-    from .transfer import run_record
+    from .records import run_record
 
     demo = args.video == "demo"
     if getattr(args, "size", None) == "auto":

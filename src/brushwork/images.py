@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import records
+from .layers import MIN_SIDE
 from .errors import InputError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers camera MPO files
@@ -28,7 +29,6 @@ FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
 _SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 MAX_PIXELS = 64_000_000  # about 8000 x 8000: far beyond any useful input, far below a bomb
 MAX_FILE_BYTES = 200 * 2**20
-MIN_SIDE = 32  # VGG-19 needs 16 px after four poolings to keep conv5_1 meaningful; 32 keeps 2x2
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 METADATA_KEY = "brushwork"
 

@@ -24,9 +24,10 @@ from typing import Sequence
 
 import torch
 
-from .images import MIN_SIDE, fit_size
-from . import tiles
-from .tiles import channels, factor, halo
+from .images import fit_size
+from .layers import MIN_SIDE, channels, factor, halo
+from . import tiling
+from .tiling import Tile
 
 # One forward and backward pass of VGG-19 to relu5_1, per pixel it sees (fp32; bf16 about halves
 # cuda's). Measured on this project's CPU with benchmarks/large.py; CUDA's from earlier runs.
@@ -42,7 +43,6 @@ HISTORY_SHARE = 0.4  # a tiled run gives L-BFGS's history at most this share of 
 FORWARD_SHARE = 0.31  # a forward pass's share of a forward-and-backward (1.0 s of 3.3 at 512 px)
 MIN_TILE = 128  # below this the halo (80 px a side) would cost more than the tile itself
 MAX_AUTO_SIZE = 2048  # --size auto never goes beyond this: past it, runs take hours
-SMALLEST_SIZE = MIN_SIDE  # the --size minimum: never suggest less
 DEFAULT_LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -52,7 +52,7 @@ class Plan:
 
     tile: int | None  # a tile side the user asked for (--tile)
     crop: int | None  # else the most pixels a tile with its halo may have; both None: whole
-    cut: tuple[tiles.Tile, ...]  # the tiles the loss is evaluated in (one: the picture whole)
+    cut: tuple[Tile, ...]  # the tiles the loss is evaluated in (one: the picture whole)
     history: int  # L-BFGS pairs kept
     need: int  # estimated peak bytes
     budget: int | None  # what it may use (free memory or --max-memory); None: unknown
@@ -103,14 +103,14 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
     if whole:  # the longest history that fits (a 10-pair history beats cutting into tiles)
         history = next((m for m in HISTORIES if budget is None or untiled(m) <= budget),
                        HISTORIES[-1])
-        return Plan(None, None, tuple(tiles.plan(width, height, layers)), history,
+        return Plan(None, None, tuple(tiling.cut(width, height, layers)), history,
                     untiled(history), budget)
     margin, _ = halo(layers)
     room = math.inf if budget is None else budget - fixed - targets
     allowed = [m for m in HISTORIES if buffers(m) <= HISTORY_SHARE * room] or [HISTORIES[-1]]
     if tile is not None or budget is None:
         history, crop = allowed[0], None
-        cut = tiles.plan(width, height, layers, side=tile)
+        cut = tiling.cut(width, height, layers, side=tile)
     else:
         # Each history leaves its own room for crops; a shorter one can turn three tiles into
         # two (1024x768 under 2 GB: 1.51x the untiled cost per pixel with 20 pairs, 1.34x with
@@ -118,7 +118,7 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
         options = []
         for m in allowed:
             crop = max((MIN_TILE + 2 * margin) ** 2, int((room - buffers(m)) / net))
-            cut = tiles.plan(width, height, layers, crop=crop)
+            cut = tiling.cut(width, height, layers, crop=crop)
             options.append((step_cost(cut, width * height), m, crop, cut))
         cheapest = min(cost for cost, *_ in options)
         _, history, crop, cut = next(o for o in options if o[0] <= 1.05 * cheapest)
@@ -126,7 +126,7 @@ def plan(width: int, height: int, device: torch.device, *, bf16: bool = False,
     return Plan(tile, crop, tuple(cut), history, int(need), budget)
 
 
-def step_cost(cut: Sequence[tiles.Tile], pixels: int) -> float:
+def step_cost(cut: Sequence[Tile], pixels: int) -> float:
     """A step's cost in tiles over the untiled step's: every crop pays for its halo, and all
     but the last tile go forward once more (without a gradient) to sum the Gram matrices."""
     seen = sum(t.pixels for t in cut) / pixels
@@ -194,4 +194,4 @@ def largest_size(width: int, height: int, device: torch.device, bf16: bool = Fal
             lo = mid
         else:
             hi = mid - 16
-    return lo if lo >= SMALLEST_SIZE else None
+    return lo if lo >= MIN_SIDE else None  # never suggest a size under the minimum

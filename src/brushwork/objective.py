@@ -13,7 +13,9 @@ from typing import Callable, Mapping
 import torch
 
 from .losses import content_loss, gram, tv_sums
-from .tiles import Tile, factor, positions
+from .layers import factor
+from .tiles import positions
+from .tiling import Tile
 from .vgg import VGG19Features
 
 

@@ -1,4 +1,5 @@
-"""Reading the run record that every brushwork output carries, as the untrusted input it is.
+"""The run record that every brushwork output carries: written here (version, settings, the
+inputs' names and SHA-256), and read back as the untrusted input it is.
 
 A PNG, JPEG, WebP or MP4 handed to `info`, `--settings-from` or `--resume`, or found in a batch
 or resume folder, may hold anything in its record: JSON nested 100,000 deep, a 5,000-digit
@@ -9,17 +10,39 @@ decoding it and then checks the record field by field, so every such file ends a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 MAX_RECORD_BYTES = 1 << 20  # a real record is a few kB
 MAX_DEPTH = 16  # a real record nests 3 deep
 MAX_NUMBER_CHARS = 40  # a float's repr is at most 24 characters
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def file_record(name: str, data: bytes) -> dict[str, str]:
+    return {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def run_record(settings: Settings, content: dict[str, str], styles: list[dict[str, str]],
+               steps_done: int | None = None, masks: list[dict[str, str]] | None = None) -> dict:
+    """What brushwork embeds in an output: version, settings and the inputs' names and hashes
+    (the style masks' too, when the run had them)."""
+    record = {"version": __version__, "settings": settings.to_dict(), "content": content,
+              "styles": styles}
+    if masks is not None:
+        record["masks"] = masks
+    if steps_done is not None:
+        record["steps_done"] = steps_done
+    return record
 
 
 def damaged(name: str, why: str = "") -> InputError:

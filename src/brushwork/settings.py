@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import InputError
+from .layers import LAYER_NAMES
 
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
@@ -121,10 +122,37 @@ class Settings:
                 object.__setattr__(self, f.name, tuple(value))
         _validate(self)
 
-    # -- helpers used by the loop and the front ends --------------------------------------
+    # -- derived values, computed from the fields (one place for each) --------------------
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 autocast (CUDA only; refused elsewhere before any work)."""
+        return self.precision == "bf16"
+
+    @property
+    def luminance_only(self) -> bool:
+        """The picture optimised is the luminance alone (colour preservation by luminance)."""
+        return self.preserve_color == "luminance"
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the network must give: content layers, then style layers, each once."""
+        return tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
+
+    @property
+    def model_key(self) -> tuple:
+        """What the loaded network depends on: one cache key for the app, batch and video. The
+        device is the caller's (resolved from `device`), so it is not part of the key."""
+        return (self.weights, self.pooling, self.layers)
+
+    def blend_weights(self, n_styles: int) -> list[float]:
+        """The paintings' blend weights, summing to 1 (equal when unset)."""
+        weights = self.style_blend or (1.0,) * n_styles
+        total = sum(weights)
+        return [w / total for w in weights]
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -253,8 +281,6 @@ def flag(name: str) -> str:
 
 
 def _validate(s: Settings) -> None:
-    from .vgg import LAYER_NAMES  # the list of valid layer names lives with the network
-
     meta = {f.name: f.metadata for f in dataclasses.fields(s)}
 
     def bad(name: str, problem: str, fix: str) -> InputError:

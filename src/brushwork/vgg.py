@@ -7,29 +7,26 @@ The network is cut after the deepest layer asked for and frozen.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 from torch import nn
 
-from .weights import CONVS, VGGWeights
+from . import examples, images
+from .layers import CONVS, LAYER_NAMES
+from .weights import VGGWeights, load_weights
 
-_BLOCK_SIZES = (2, 2, 4, 4, 4)
+if TYPE_CHECKING:
+    from .settings import Settings
+
 # The normalisation scales no filter up by more than this times its layer's median filter (see
 # `filter_means`).
 MAX_GAIN = 10.0
-
-
-def _layer_names() -> tuple[str, ...]:
-    names = []
-    for block, n in enumerate(_BLOCK_SIZES, start=1):
-        for i in range(1, n + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-LAYER_NAMES = _layer_names()
+# The network is normalised on the bundled examples at ImageNet's usual size.
+REFERENCE_SIZE = 224
+# The Caffe network's normalisation, precomputed (scripts/make_filter_means.py).
+FILTER_MEANS_FILE = Path(__file__).resolve().parent / "caffe_filter_means.pt"
 
 
 class VGG19Features(nn.Module):
@@ -135,3 +132,26 @@ class VGG19Features(nn.Module):
             if name in self.layers:
                 out[name] = x
         return out
+
+
+def reference_images() -> list[torch.Tensor]:
+    """The images the network is normalised on: the bundled examples at ImageNet's size, in
+    colour and in grey (ImageNet, the paper's reference set, holds greyscale pictures too; without
+    them the filters that answer to grey got gains of hundreds)."""
+    out = []
+    for im in map(images.load_image, examples.all_paths()):
+        im = images.resize(im, images.fit_size(*im.size, REFERENCE_SIZE))
+        out += [images.to_tensor(im), images.to_tensor(im.convert("L").convert("RGB"))]
+    return out
+
+
+def load_model(settings: Settings, device: torch.device | str = "cpu") -> VGG19Features:
+    """The normalised VGG-19 extractor for the layers, weights and pooling of `settings`."""
+    layers = list(settings.layers)
+    weights = load_weights(settings.weights)
+    if weights.source == "caffe":  # precomputed: scripts/make_filter_means.py
+        table = torch.load(FILTER_MEANS_FILE, map_location="cpu", weights_only=True)
+        means = {k.split("/")[1]: v for k, v in table.items()
+                 if k.startswith(settings.pooling + "/")}
+        return VGG19Features(weights, layers, settings.pooling, filter_means=means).to(device)
+    return VGG19Features(weights, layers, settings.pooling, reference=reference_images()).to(device)

@@ -28,7 +28,9 @@ from PIL import Image
 from . import flow, images, videoio
 from .errors import InputError
 from .settings import Settings, VideoSettings
-from .transfer import Continuation, ImageLike, Step, iter_stylize, load_model, style_images
+from .steps import Continuation, Step
+from .transfer import ImageLike, check_inputs, iter_stylize, style_images
+from .vgg import load_model
 from .vgg import VGG19Features
 
 VideoSource = Union[str, os.PathLike, videoio.VideoInfo, Iterable[Image.Image]]
@@ -97,11 +99,11 @@ def iter_stylize_video(video: VideoSource, styles: ImageLike | Sequence[ImageLik
         frames = ((i, images.to_rgb(im)) for i, im in
                   itertools.islice(enumerate(video), first, end))
         size = None
-    # The paintings are read once; they and the settings are checked up front (iter_stylize
-    # checks before any work).
+    # The paintings are read once; they and the settings are checked up front, on a stand-in
+    # frame of the painted size (the frames themselves are read as the run goes).
     style_ims = style_images(styles)
-    probe_im = Image.new("RGB", size or (settings.size, settings.size))
-    iter_stylize(probe_im, style_ims, settings.replace(size=max(probe_im.size)), model=model)
+    stand_in = Image.new("RGB", size or (settings.size, settings.size))
+    check_inputs(stand_in, style_ims, settings.replace(size=max(stand_in.size)))
     return _frames(frames, style_ims, settings, video_settings, start, total, previous, model)
 
 

@@ -19,15 +19,9 @@ from pathlib import Path
 import torch
 
 from .errors import WeightsError
+from .layers import CONVS
 
 # (name, in_channels, out_channels) of VGG-19's sixteen 3x3 convolutions, in order.
-CONVS = tuple(
-    (f"conv{block}_{i}", cin if i == 1 else cout, cout)
-    for block, (cin, cout, n) in enumerate(
-        [(3, 64, 2), (64, 128, 2), (128, 256, 4), (256, 512, 4), (512, 512, 4)], start=1)
-    for i in range(1, n + 1)
-)
-
 CAFFE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"

@@ -1,0 +1,194 @@
+"""The prepare phase of each scale: what the loop needs before its first step there. The memory
+plan (whole or in tiles), the targets computed once (the photo's content features, each
+painting's Gram matrices), the objective built from them, the start picture and the optimiser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+
+from . import color, images, memory, optim, regions, schedule, tiles, tiling
+from .layers import MIN_SIDE, block
+from .losses import gram_loss, relative_gram_loss
+from .objective import Objective, Region, Temporal
+from .settings import Settings
+from .steps import Continuation, Inputs
+from .vgg import VGG19Features
+
+# Style layer weights by VGG block when the user gives none. The paper weighs its five layers
+# equally; in its network the deep layers' Gram matrices were tiny next to the shallow ones', and
+# neural-style's (raw Caffe activations, Gram / C*H*W) gives relu5_1 about 1e-5 of relu2_1's
+# share. Our normalised network gives every layer the same footing, and equal weights then let
+# relu4_1 and relu5_1, whose features are object parts (eyes, a face, a hat), paste those parts
+# into the photo: a portrait's face appeared in Tübingen's river. Damping the deep blocks removed
+# it on every pair of docs/quality.md and lowered the yardstick (1.07 -> 0.97 on that pair).
+DEPTH_WEIGHTS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.5, 5: 0.1}
+# Targets need no gradient: one pass without it takes about a quarter of the memory of one with
+# it (benchmarks/large.py), so their crops may be this many times larger than the picture's.
+TARGET_CROP = 3
+
+def layer_weights(weights: Sequence[float], layers: Sequence[str]) -> list[float]:
+    """The style layers' weights w_l, summing to 1: as given, or by depth (DEPTH_WEIGHTS)."""
+    weights = list(weights) or [DEPTH_WEIGHTS[block(k)] for k in layers]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
+    return t.expand(-1, 3, -1, -1)
+
+
+@torch.no_grad()
+def targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
+             style_ims: list[Image.Image], size: tuple[int, int],
+             as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan,
+             cache: dict | None = None,
+             ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """The photo's content features and each painting's Gram matrices for one scale, computed
+    once (in tiles when the scale is tiled: a large photo or painting goes through the network
+    the way the picture does, in crops TARGET_CROP times larger, since no gradient is kept)."""
+    layers = s.layers
+    crop = TARGET_CROP * (mem.crop or size[0] * size[1])
+
+    def cut(image: torch.Tensor) -> list[tiling.Tile]:
+        return tiling.cut(image.shape[-1], image.shape[-2], layers, side=mem.tile, crop=crop)
+
+    _, content_targets = tiles.features(model, content_in, cut(content_in), (),
+                                        s.content_layers if s.content_weight > 0 else (), as_rgb)
+    # Colour preservation fits the painting to each photo; otherwise the targets are the same
+    # for every frame of a video.
+    cache = cache if s.preserve_color == "none" else None
+    if cache is not None and size in cache:
+        return content_targets, cache[size]  # a video's paintings are the same every frame
+    style_grams = []
+    for style_im in style_ims if s.style_weight > 0 else ():
+        style = style_tensor(style_im, size, s.style_scale, content.device)
+        if s.preserve_color == "histogram":
+            style = color.match_histogram(style, content)
+        elif s.preserve_color == "luminance":
+            style = color.match_luminance(color.luminance(style), content_in)
+        # A painting much larger than the picture (a large --style-scale) is cut too.
+        style_grams.append(tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)[0])
+    if cache is not None:
+        cache[size] = style_grams
+    return content_targets, style_grams
+
+
+def style_regions(style_grams: list[dict[str, torch.Tensor]], blend: list[float],
+             masks: list[torch.Tensor] | None, layers: Sequence[str],
+             pooling: str) -> tuple[Region, ...]:
+    """Where each style applies. Without masks, everywhere, the styles blended into one target
+    Gram per layer: sum_i b_i |G - A_i|^2 has the gradient of |G - sum_i b_i A_i|^2 when the b_i
+    sum to 1, so blending costs nothing per step. With masks, each style in its own region,
+    weighted by its blend weight (1 each when unset)."""
+    if not style_grams:
+        return ()
+    if masks is None:
+        return (Region({k: sum(b * g[k] for b, g in zip(blend, style_grams)) for k in layers}),)
+    return tuple(Region(g, regions.layer_masks(m, layers, pooling), b * len(blend))
+                 for g, m, b in zip(style_grams, masks, blend, strict=True))
+
+
+def style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
+                  device: torch.device) -> torch.Tensor:
+    longer = max(MIN_SIDE, round(max(size) * style_scale))
+    # Not enlarged beyond its own pixels unless --style-scale asks for it: enlarging invents no
+    # brushwork, only blur, and a 64 px painting shown at 512 px taught the picture nothing but
+    # blur (docs/quality.md, tiny-starry).
+    longer = min(longer, round(max(*style_im.size, MIN_SIDE) * max(1.0, style_scale)))
+    w, h = images.fit_size(*style_im.size, longer)
+    if min(w, h) < MIN_SIDE:  # a very elongated painting: grow until it fits VGG
+        w, h = images.fit_size(*style_im.size, round(longer * MIN_SIDE / min(w, h)))
+    return images.to_tensor(images.resize(style_im, (w, h)), device)
+
+
+def memory_plan(size: tuple[int, int], s: Settings, device: torch.device,
+                budget: int | None) -> memory.Plan:
+    """Whole or in tiles, and L-BFGS's history, for a picture of `size` under `budget`."""
+    return memory.plan(*size, device, bf16=s.bf16, channels_in=1 if s.luminance_only else 3,
+                       layers=list(s.layers), content_layers=s.content_layers, tile=s.tile,
+                       budget=budget)
+
+
+@dataclass
+class Prepared:
+    """One scale, ready for its first step."""
+
+    mem: memory.Plan
+    objective: Objective
+    x: torch.Tensor  # the picture being optimised (its gradient on)
+    optimiser: optim.LBFGS | optim.Adam
+    content: torch.Tensor  # the photo at this size, RGB
+    keep: torch.Tensor | None  # where the photo is kept (regions), or None
+    luminance_only: bool
+
+    def render(self, picture: torch.Tensor) -> Image.Image:
+        """A picture of this scale as the user sees it: the photo's colours back in luminance
+        mode, the photo composited where no region applies."""
+        with torch.no_grad():
+            out = (color.with_chroma(picture.clamp(0, 1), self.content) if self.luminance_only
+                   else picture)
+            if self.keep is not None and float(self.keep.max()) > 0:
+                out = regions.composite(out.clamp(0, 1), self.content, self.keep)
+            return images.to_pil(out)
+
+
+def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
+            previous: torch.Tensor | None, resumed: Image.Image | None,
+            generator: torch.Generator, cont: Continuation | None, cache: dict | None,
+            budget: int | None) -> Prepared:
+    """Everything one scale of `size` needs: memory plan, targets (once), objective, start
+    picture (the coarser scale's `previous` result, a `resumed` picture, a video frame's warped
+    one, or the run's start) and a fresh optimiser."""
+    s, device = inputs.settings, inputs.device
+    luminance_only = s.luminance_only
+    # What VGG sees: the RGB picture, or the luminance repeated to three channels.
+    as_rgb = grey_to_rgb if luminance_only else identity
+    # Each scale is planned on its own: the coarse ones that fit run whole, and only those that
+    # do not are cut into tiles (the same loss and gradient, in less memory).
+    mem = memory_plan(size, s, device, budget)
+    content = images.to_tensor(images.resize(inputs.content, size), device)
+    content_in = color.luminance(content) if luminance_only else content
+    content_targets, style_grams = targets(model, s, content, content_in, list(inputs.styles),
+                                           size, as_rgb, mem, cache)
+    temporal = None
+    if cont is not None:
+        temporal = Temporal(schedule.as_picture(cont.previous, luminance_only, device),
+                            cont.weights.to(device), cont.temporal_weight)
+    masks = None if inputs.masks is None else [
+        regions.mask_tensor(m, size, device) for m in inputs.masks]
+    keep = None if masks is None else regions.keep_mask(masks)
+    objective = Objective(
+        content_targets, style_regions(style_grams, s.blend_weights(len(inputs.styles)), masks,
+                                       s.style_layers, s.pooling),
+        content_weight=s.content_weight, style_weight=s.style_weight,
+        layer_weights=dict(zip(s.style_layers, layer_weights(s.style_layer_weights,
+                                                             s.style_layers))),
+        tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=s.bf16,
+        gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss,
+        temporal=temporal)
+    if temporal is not None:
+        # Where the flow is not trusted (newly seen, or off the frame's edge), the start is the
+        # photo: the warped picture there is a smear of whatever lay nearby. Ruder et al. start
+        # from the warped frame everywhere; ours departs from the paper here.
+        c = temporal.weights
+        x = (c * temporal.target + (1 - c) * content_in).contiguous()
+    elif resumed is not None:  # the saved picture, at this scale's size
+        x = schedule.start_from(resumed, size, luminance_only, device)
+    else:
+        x = schedule.initial(previous, size, content_in, inputs.init, luminance_only, generator,
+                             device, s.init)
+    x.requires_grad_(True)
+    # One loss evaluation per step for both optimisers; L-BFGS's history starts afresh at each
+    # scale (the old pairs describe another image size).
+    optimiser = (optim.LBFGS(x, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
+                 else optim.Adam(x, s.learning_rate))
+    return Prepared(mem, objective, x, optimiser, content, keep, luminance_only)
