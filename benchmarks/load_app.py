@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_browser import CHROMIUM, _server_peak_rss_mib, _start_run, running_app  # noqa: E402
+from test_browser import CHROMIUM, server_peak_rss_mib, start_run, running_app  # noqa: E402
 
 from brushwork import images  # noqa: E402
 
@@ -35,7 +35,7 @@ def main() -> None:
         pages = [browser.new_context(accept_downloads=True).new_page()
                  for _ in range(a.sessions)]
         for seed, page in enumerate(pages, start=100):
-            _start_run(page, url, a.size, a.steps, seed=seed)
+            start_run(page, url, a.size, a.steps, seed=seed)
         pages[-1].get_by_text("Busy").first.wait_for(timeout=120_000)
         told_busy = sum(1 for page in pages if page.get_by_text("Busy").count())
         for seed, page in enumerate(pages, start=100):
@@ -52,7 +52,7 @@ def main() -> None:
                 errors.append(f"session {seed}: {type(e).__name__}: {str(e)[:120]}")
         browser.close()
         wall = time.perf_counter() - start
-        rss = _server_peak_rss_mib(url)
+        rss = server_peak_rss_mib(url)
         alive = urllib.request.urlopen(url + "/_stcore/health", timeout=5).status == 200
     print("| sessions | size | steps each | finished | told to wait (once all had started) | errors | wall s | server peak RSS MiB | server up after |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")

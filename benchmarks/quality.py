@@ -155,6 +155,7 @@ def contact_sheet(rows: list[tuple[str, list[tuple[str, Image.Image]]]], path: P
 
 
 def main() -> int:
+    """The whole measurement, top to bottom: a script reads best as one function."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=None, help="default: the Settings default")

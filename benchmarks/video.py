@@ -52,6 +52,7 @@ def paint(clip, settings, vsettings, model):
 
 
 def main() -> None:
+    """The whole measurement, top to bottom: a script reads best as one function."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--frames", type=int, default=12)
@@ -150,7 +151,7 @@ def seams(clip, settings, workers: int, warmup: int, true) -> None:
     import tempfile
     from fractions import Fraction
 
-    from brushwork import batch, videoio
+    from brushwork import batch, cluster, videoio
 
     w = brushwork.VideoSettings()
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +169,7 @@ def seams(clip, settings, workers: int, warmup: int, true) -> None:
             str(path), [buf.getvalue()], settings, w, 0, len(clip), workers=workers,
             warmup=warmup, threads=1, blend=False, raw=raw)]
         faded = [np.asarray(im) for i in range(len(runs))
-                 for _, im, *_ in batch._blended(runs, raw, i, True)]
+                 for _, im, *_ in cluster.blended(runs, raw, i, True)]
         for name, frames in (("warm-up dropped", dropped), ("cross-faded", faded)):
             errs = flow.warping_errors(frames, decoded, true)
             at = [max(errs[k] for k in seam) for seam in near]  # the worst pair at each seam

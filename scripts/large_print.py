@@ -43,6 +43,7 @@ def corner(size: tuple[int, int], side: int | None = None, crop: int | None = No
 
 
 def main() -> None:
+    """The whole measurement, top to bottom: a script reads best as one function."""
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="docs/gallery")
     p.add_argument("--size", type=int, default=3072)

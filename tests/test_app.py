@@ -10,10 +10,10 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import brushwork  # noqa: E402
-from brushwork import app as app_module  # noqa: E402
+from brushwork.app import SCRIPT, queue, still, widgets  # noqa: E402
 from brushwork.settings import Settings  # noqa: E402
 
-APP = str(Path(app_module.__file__))
+APP = str(SCRIPT)
 
 
 def _app() -> AppTest:
@@ -36,7 +36,7 @@ def test_widgets_take_their_defaults_from_the_dataclass():
     assert not at.exception
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     if _device().type == "cpu":  # a CPU starts small; a GPU keeps the dataclass's defaults
-        defaults.update(app_module.CPU_OVERRIDES)
+        defaults.update(widgets.CPU_OVERRIDES)
     for name in ("size", "steps", "content_weight", "style_weight", "tv_weight", "style_scale", "seed"):
         assert _by_key(at.number_input, name).value == defaults[name], name
     for name in ("optimizer", "pooling", "preserve_color", "init", "weights"):
@@ -92,7 +92,7 @@ def test_the_device_widget_is_honoured():
 # ---- the run queue: one run at a time, first come first served, never stuck -----------------
 
 def test_the_queue_is_first_come_first_served_and_counts_places():
-    q = app_module.RunQueue()
+    q = queue.RunQueue()
     a, b, c = q.join(), q.join(), q.join()
     assert q.take(a) and not q.take(c) and not q.take(b)  # a paints; b and c wait
     assert (q.position(b), q.position(c)) == (1, 2)
@@ -127,7 +127,7 @@ class _Page:
 def test_a_stop_anywhere_gives_the_server_back(fail_at):
     """Stops landing at the first Streamlit calls of a run (including the one right after the
     lock was taken, where the old code left the server busy for good)."""
-    q = app_module.RunQueue()
+    q = queue.RunQueue()
     other = q.join()
     assert q.take(other)  # somebody else is painting, so our run first waits in line
     page = _Page(fail_at)
@@ -142,8 +142,8 @@ def test_a_stop_anywhere_gives_the_server_back(fail_at):
 
     threading.Timer(0.0, free_soon).start() if fail_at > 2 else q.leave(other)
     with pytest.raises(_Interrupted):
-        app_module._run(page, {"results": []}, q, model_for, Settings(size=48, steps=1),
-                        "cpu", None, [])
+        still.run(page, {"results": []}, q, model_for, Settings(size=48, steps=1),
+                  "cpu", None, [])
     assert not q.busy  # nobody in line, nobody painting: the next user can start
 
 
@@ -154,11 +154,11 @@ def test_the_sidebar_says_when_a_large_picture_is_tiled_and_how_long_it_takes(mo
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 8 * 2**30)
     cpu = torch.device("cpu")
-    small, large = app_module._estimate(256, 100, cpu), app_module._estimate(4096, 1000, cpu)
+    small, large = widgets.estimate(256, 100, cpu), widgets.estimate(4096, 1000, cpu)
     assert "Expected time on this CPU" in small and "tiles" not in small
     assert "tiles, the same picture" in large and " h." in large and "GPU" in large
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30 // 2)
-    assert "pick a smaller size" in app_module._estimate(8192, 120, cpu)
+    assert "pick a smaller size" in widgets.estimate(8192, 120, cpu)
 
 
 def test_uploads_over_25_mb_or_40_megapixels_are_refused():
@@ -181,7 +181,7 @@ def test_uploads_over_25_mb_or_40_megapixels_are_refused():
     big_png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 5100, 8, 2, 0, 0, 0))
                + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
     page = Errors()
-    got = app_module._load_inputs(page, [Upload("huge.png", b"\x89PNG" + b"\x00" * (26 * 2**20)),
+    got = widgets.load_inputs(page, [Upload("huge.png", b"\x89PNG" + b"\x00" * (26 * 2**20)),
                                          Upload("wide.png", big_png)], fallback=[])
     assert got == []
     assert "huge.png: is over 25 MB" in page.seen[0]
@@ -193,9 +193,9 @@ def test_uploads_over_25_mb_or_40_megapixels_are_refused():
 def test_video_mode_paints_the_demo_clip_and_offers_the_mp4(monkeypatch):
     pytest.importorskip("av")
     pytest.importorskip("cv2")
-    from brushwork import app_video, videoio
+    from brushwork import examples, videoio
 
-    monkeypatch.setattr(app_video, "DEMO_FRAMES", 4)  # AppTest runs the page in this process
+    monkeypatch.setattr(examples, "DEMO_FRAMES", 4)  # AppTest runs the page in this process
     at = _app()
     at.radio(key="mode").set_value("Video").run()
     assert not at.exception, at.exception

@@ -149,7 +149,7 @@ def test_bad_upload_shows_a_message_and_keeps_the_page(server, browser, tmp_path
     page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))
 
 
-def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> None:
+def start_run(page, server, size: int, steps: int, seed: int | None = None) -> None:
     page.goto(server)
     page.get_by_text("Start painting").wait_for()
     _set_number(page, "Size", size)
@@ -163,7 +163,7 @@ def _start_run(page, server, size: int, steps: int, seed: int | None = None) -> 
 def test_stop_keeps_the_latest_picture(server, browser):
     page = _page(browser, viewport={"width": 1400, "height": 1000})
     # far too many steps to finish by itself, whatever the machine's speed: only Stop ends it
-    _start_run(page, server, 128, 100000)
+    start_run(page, server, 128, 100000)
     progress = page.get_by_text(re.compile(r"Step \d+/100000 ·")).first
     progress.wait_for(timeout=120_000)
     seen = int(re.search(r"Step (\d+)/100000", progress.inner_text()).group(1))
@@ -180,7 +180,7 @@ def test_stop_keeps_the_latest_picture(server, browser):
     page.get_by_text("Done in").wait_for(timeout=120_000)
 
 
-def _server_peak_rss_mib(url: str) -> float:
+def server_peak_rss_mib(url: str) -> float:
     """VmHWM of the Streamlit process serving `url` (a child of `brushwork app`)."""
     port = url.rsplit(":", 1)[1]
     for status in Path("/proc").glob("[0-9]*/cmdline"):
@@ -200,11 +200,11 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
     own picture, and the server's memory stays that of one run. Event-driven: the first run is
     far too long to finish by itself and is stopped once both others are seen waiting."""
     pages = [_page(browser, accept_downloads=True) for _ in range(3)]
-    _start_run(pages[0], server, 96, 100000, seed=11)
+    start_run(pages[0], server, 96, 100000, seed=11)
     pages[0].get_by_text(re.compile(r"Step \d+/100000 ·")).first.wait_for(timeout=120_000)
-    _start_run(pages[1], server, 96, 12, seed=12)
+    start_run(pages[1], server, 96, 12, seed=12)
     pages[1].get_by_text("You are next in line").wait_for()
-    _start_run(pages[2], server, 96, 12, seed=13)
+    start_run(pages[2], server, 96, 12, seed=13)
     pages[2].get_by_text("You are number 2 in line").wait_for()
     pages[0].get_by_role("button", name="Stop").click()
     pages[0].get_by_text("Stopped. Kept the picture at step").wait_for()
@@ -213,7 +213,7 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
             page.get_by_text("Done in").wait_for(timeout=240_000)
         path = _download(page, tmp_path / f"{seed}.png")
         assert images.read_metadata(path)["settings"]["seed"] == seed  # no leaks between users
-    assert _server_peak_rss_mib(server) < 2500
+    assert server_peak_rss_mib(server) < 2500
 
 
 def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):

@@ -163,7 +163,7 @@ def test_free_memory_counts_what_the_kernel_can_reclaim(tmp_path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       16000000 kB\nMemFree:          300000 kB\n"
                        "MemAvailable:   12000000 kB\nCached:         11000000 kB\n")
-    assert memory._cpu_available(meminfo) == 12000000 * 1024  # not MemFree's 0.3 GB
+    assert memory.cpu_available(meminfo) == 12000000 * 1024  # not MemFree's 0.3 GB
 
 
 def _interrupted_run(tmp_path):

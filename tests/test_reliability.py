@@ -120,7 +120,7 @@ def test_broken_exif_block_is_ignored():
 
 
 def test_corpus_through_the_app_loader():
-    from brushwork import app
+    from brushwork.app import widgets
 
     class Page:
         errors: list = []
@@ -130,7 +130,7 @@ def test_corpus_through_the_app_loader():
 
     page = Page()
     uploads = [Upload(n, d) for n, (d, _) in sorted(CORPUS.items())]
-    loaded = app._load_inputs(page, uploads, fallback=[])
+    loaded = widgets.load_inputs(page, uploads, fallback=[])
     expected_ok = sorted(n for n, (_, e) in CORPUS.items() if e == "ok" or "under 32" in e)
     assert sorted(i.name for i in loaded) == expected_ok  # size is checked when the run starts
     assert len(page.errors) == len(CORPUS) - len(expected_ok)

@@ -13,6 +13,7 @@ from .images import load_image, read_metadata, save_image
 from .settings import Settings, VideoSettings
 from .schedule import plan_scales
 from .steps import Step
+from .tiles import Progress
 from .transfer import check_inputs, iter_stylize, stylize
 from .vgg import load_model
 from .video import Frame, iter_stylize_video
@@ -21,8 +22,8 @@ from .version import __version__
 
 __all__ = [
     "BrushworkError", "DeviceError", "DivergenceError", "InputError", "WeightsError",
-    "Settings", "VideoSettings", "Step", "check_inputs", "iter_stylize", "stylize", "load_model",
-    "plan_scales",
+    "Settings", "VideoSettings", "Step", "Progress", "check_inputs", "iter_stylize", "stylize",
+    "load_model", "plan_scales",
     "Frame", "iter_stylize_video",
     "load_image", "save_image", "read_metadata", "__version__",
 ]

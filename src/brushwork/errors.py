@@ -35,3 +35,10 @@ class DivergenceError(BrushworkError, ArithmeticError):
         self.step, self.image, self.failed_at = step, image, failed_at
         super().__init__(f"the loss became NaN, infinite or exploded at every try by step "
                          f"{failed_at}; {hint}")
+
+
+def short(e: BaseException) -> str:
+    """The first line of an exception's message (or its type), at most 120 characters: a
+    library's error inside one of ours."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:120]

@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import optional
+
 # Ruder et al.'s forward-backward check (their consistencyChecker): a pixel is disoccluded when
 # its flow and the flow back from where it lands do not cancel to within this much ...
 FB_RELATIVE, FB_ABSOLUTE = 0.01, 0.5
@@ -26,13 +28,7 @@ BLUR_SIGMA = 0.8
 
 
 def _cv2():
-    try:
-        import cv2
-    except ModuleNotFoundError:
-        from .errors import InputError
-
-        raise InputError("video", "needs OpenCV", "run: pip install 'brushwork[video]'") from None
-    return cv2
+    return optional.require("cv2", "video", "video")
 
 
 def grey(frame: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ and turns every mode into 8-bit RGB. Everything else in brushwork works on RGB t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Iterator, Union
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import records
 from .layers import MIN_SIDE
-from .errors import InputError
+from .errors import InputError, short
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers camera MPO files
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
@@ -30,6 +31,8 @@ _SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x
 MAX_PIXELS = 64_000_000  # about 8000 x 8000: far beyond any useful input, far below a bomb
 MAX_FILE_BYTES = 200 * 2**20
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# The file names of images brushwork reads, one list for folders, globs and the app's uploads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 METADATA_KEY = "brushwork"
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -100,14 +103,9 @@ def _open(source: ImageSource, name: str | None, max_pixels: int) -> Image.Image
                              f"give a {FORMAT_NAMES} file") from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError,
                 IndexError, TypeError, ZeroDivisionError) as e:
-            raise InputError(name, f"is damaged or truncated ({_short(e)})",
+            raise InputError(name, f"is damaged or truncated ({short(e)})",
                              "re-export or re-download the image") from None
     return _apply_exif_orientation(im, name)
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return text[:120]
 
 
 def read_file(path: str | os.PathLike, name: str) -> bytes:
@@ -137,7 +135,7 @@ def _apply_exif_orientation(im: Image.Image, name: str) -> Image.Image:
     try:
         return ImageOps.exif_transpose(im)
     except Exception as e:  # a broken EXIF block must not cost the user the image
-        warnings.warn(f"{name}: ignoring a broken EXIF block ({_short(e)})", stacklevel=3)
+        warnings.warn(f"{name}: ignoring a broken EXIF block ({short(e)})", stacklevel=3)
         return im
 
 
@@ -292,20 +290,30 @@ def save_image(im: Image.Image, path: str | os.PathLike,
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to a temporary file in the same folder, then rename it over `path`."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic(path) as tmp:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path in `path`'s folder to write the whole file to; on success it is renamed
+    over `path` (with the mode `output_mode` gives), on any failure removed. A crash or kill at
+    any moment leaves either the old file or the new one, never half of one."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+                               suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
         os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return p
 
 
 def output_mode(path: Path) -> int:

@@ -144,11 +144,11 @@ def available_bytes(device: torch.device) -> int | None:
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
     if device.type == "cpu":
-        return _cpu_available()
+        return cpu_available()
     return None
 
 
-def _cpu_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+def cpu_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     """What the kernel can hand out now. Linux: MemAvailable, which counts the page cache it
     would drop (free pages alone, MemFree, are often a few hundred MB on a desktop that has read
     some large files, and would refuse a run that fits easily). macOS: free, inactive,

@@ -281,6 +281,8 @@ def flag(name: str) -> str:
 
 
 def _validate(s: Settings) -> None:
+    """Every field checked, in one place, so the CLI, the app and the API refuse the same
+    things with the same words (longer than most functions: one short check per field)."""
     meta = {f.name: f.metadata for f in dataclasses.fields(s)}
 
     def bad(name: str, problem: str, fix: str) -> InputError:

@@ -95,7 +95,8 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
 
     `objective` (brushwork.objective.Objective) supplies the features, the weights and targets.
     With several tiles, the last tile of pass 1 keeps its graph and opens pass 2, so a step
-    costs one forward pass less than two full passes."""
+    costs one forward pass less than two full passes. (Longer than most functions here: the two
+    passes share that graph and the running sums, and read best top to bottom in one place.)"""
     size = tuple(x.shape[-2:])
     n = len(tiles)
     picture = x.detach()

@@ -147,11 +147,16 @@ def reference_images() -> list[torch.Tensor]:
 
 def load_model(settings: Settings, device: torch.device | str = "cpu") -> VGG19Features:
     """The normalised VGG-19 extractor for the layers, weights and pooling of `settings`."""
-    layers = list(settings.layers)
-    weights = load_weights(settings.weights)
+    return load_network(*settings.model_key, device)
+
+
+def load_network(weights_source: str, pooling: str, layers: Sequence[str],
+                 device: torch.device | str = "cpu") -> VGG19Features:
+    """The normalised VGG-19 extractor for `Settings.model_key`'s parts: what a model cache
+    keyed by it loads."""
+    weights = load_weights(weights_source)
     if weights.source == "caffe":  # precomputed: scripts/make_filter_means.py
         table = torch.load(FILTER_MEANS_FILE, map_location="cpu", weights_only=True)
-        means = {k.split("/")[1]: v for k, v in table.items()
-                 if k.startswith(settings.pooling + "/")}
-        return VGG19Features(weights, layers, settings.pooling, filter_means=means).to(device)
-    return VGG19Features(weights, layers, settings.pooling, reference=reference_images()).to(device)
+        means = {k.split("/")[1]: v for k, v in table.items() if k.startswith(pooling + "/")}
+        return VGG19Features(weights, list(layers), pooling, filter_means=means).to(device)
+    return VGG19Features(weights, list(layers), pooling, reference=reference_images()).to(device)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,14 +18,13 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from . import images, records
-from .errors import InputError
+from . import images, optional, records
+from .errors import InputError, short
 
 # A folder of images has no frame rate of its own: this one unless --fps says otherwise.
 FOLDER_FPS = Fraction(25)
 # H.264 quality: the constant rate factor libx264 calls visually near-lossless.
 CRF = 18
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 METADATA_KEY = "comment"  # the MP4 tag that carries the run's record
 # What a video's header may declare: far beyond any clip worth painting on one machine.
 MAX_FRAMES = 200_000
@@ -35,11 +33,7 @@ VFR_CLOCK = Fraction(1, 90000)  # the time stamps' unit for a variable frame rat
 
 
 def _av():
-    try:
-        import av
-    except ModuleNotFoundError:
-        raise InputError("video", "needs PyAV", "run: pip install 'brushwork[video]'") from None
-    return av
+    return optional.require("av", "video", "video")
 
 
 @dataclass(frozen=True)
@@ -62,9 +56,10 @@ class VideoInfo:
         return f"video {self.path}"
 
 
-def _numbered(folder: Path) -> list[Path]:
+def numbered(folder: Path) -> list[Path]:
     """The folder's images in the order of the last number in their names."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    files = [p for p in folder.iterdir()
+             if p.suffix.lower() in images.IMAGE_SUFFIXES and p.is_file()]
 
     def key(p: Path):
         numbers = re.findall(r"\d+", p.stem)
@@ -80,7 +75,7 @@ def probe(path: str | os.PathLike, fps: Fraction | None = None) -> VideoInfo:
     if not p.exists():
         raise InputError(name, "does not exist", "check the path")
     if p.is_dir():
-        files = _numbered(p)
+        files = numbered(p)
         if not files:
             raise InputError(name, "is a folder with no images (zero frames)",
                              "give a video file or a folder of numbered PNG or JPEG frames")
@@ -114,7 +109,7 @@ def probe(path: str | os.PathLike, fps: Fraction | None = None) -> VideoInfo:
     except InputError:
         raise
     except (av.FFmpegError, OSError, ValueError, StopIteration) as e:
-        raise InputError(name, f"is not a video brushwork can read ({_short(e)})",
+        raise InputError(name, f"is not a video brushwork can read ({short(e)})",
                          "give an MP4, MOV, MKV, WebM or AVI file, or a folder of frames") from None
 
 
@@ -171,11 +166,6 @@ def _check_pixels(name: str, w: int, h: int) -> None:
                          f"{cap / 1e6:.0f} MP limit", "downscale it first")
 
 
-def _short(e: BaseException) -> str:
-    text = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return text[:120]
-
-
 def _rotated(frame) -> Image.Image:
     """A decoded frame as RGB, turned as its display matrix says (a phone's portrait video)."""
     im = frame.to_image()
@@ -189,7 +179,7 @@ def read_frames(info: VideoInfo, start: int = 0,
                 end: int | None = None) -> Iterator[tuple[int, Image.Image]]:
     """(index, RGB frame) for frames start <= index < end, in order."""
     if info.folder:
-        for i, f in enumerate(_numbered(info.path)):
+        for i, f in enumerate(numbered(info.path)):
             if i >= start and (end is None or i < end):
                 yield i, images.load_image(f, name=f"{info.name}: {f.name}")
         return
@@ -204,7 +194,7 @@ def read_frames(info: VideoInfo, start: int = 0,
                 if i >= start:
                     yield i, _rotated(frame)
         except av.FFmpegError as e:
-            raise InputError(info.name, f"is damaged after frame {i} ({_short(e)})",
+            raise InputError(info.name, f"is damaged after frame {i} ({short(e)})",
                              "re-encode it, or choose earlier frames with --frames") from None
 
 
@@ -221,11 +211,9 @@ def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fract
     even (yuv420p halves the colour planes)."""
     av = _av()
     out, rate = Path(out), Fraction(rate)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".mp4")
-    os.close(fd)
     count = 0
-    try:
-        with av.open(tmp, "w", format="mp4") as container:
+    with images.atomic(out, suffix=".mp4") as tmp:
+        with av.open(str(tmp), "w", format="mp4") as container:
             if record is not None:
                 container.metadata[METADATA_KEY] = json.dumps(record, ensure_ascii=False)
             stream = None
@@ -253,11 +241,6 @@ def write_mp4(frames: Iterable[Image.Image], out: str | os.PathLike, rate: Fract
                 t1 = (Fraction(start + count) / rate if times is None
                       else Fraction(times[count - 1]) + 1 / rate)
                 _copy_audio(av, audio, container, sound, t0, t1)
-        os.chmod(tmp, images.output_mode(out))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

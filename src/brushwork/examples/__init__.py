@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from fractions import Fraction
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
@@ -15,8 +17,18 @@ STYLES = {
 STARRY_NIGHT = STYLES["The Starry Night (van Gogh)"]
 
 
+# The demo clip (`brushwork video demo`, the app's video page): a pan across the photo.
+DEMO_FRAMES, DEMO_FPS = 24, Fraction(24)
+DEMO_NAME = "demo: pan across tubingen.jpg"
+
+
 def all_paths() -> list[Path]:
     return [CONTENT, *STYLES.values()]
+
+
+def demo_record() -> dict[str, str]:
+    """The demo clip's input record: its name, and the SHA-256 of the photo it pans across."""
+    return {"name": DEMO_NAME, "sha256": hashlib.sha256(CONTENT.read_bytes()).hexdigest()}
 
 
 def _window(i: int, size: tuple[int, int], pan: float, zoom: float,

@@ -12,15 +12,15 @@ from __future__ import annotations
 import io
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-from brushwork.app import MAX_UPLOAD_MB, RunQueue, _style_inputs, settings_sidebar, wait_turn
+from . import MAX_UPLOAD_MB
+from .queue import RunQueue, turn
+from .widgets import settings_sidebar, style_inputs
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi"]
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 6 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
-DEMO_FRAMES, DEMO_FPS = 24, Fraction(24)
 STRIP = 6  # finished frames shown under the latest one
 
 
@@ -41,7 +41,7 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
             left.video(upload.getvalue())
         else:
             left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=280)
-    styles = _style_inputs(st, right)
+    styles = style_inputs(st, right)
 
     settings, vsettings = settings_sidebar(st, device, defaults, len(styles), video=True)
     if settings is not None and cpu and settings.size > VIDEO_CPU_SIZE:
@@ -75,11 +75,12 @@ def _video_source(st, upload, state) -> dict | None:
     """The clip to paint: an upload (kept in a temporary file, which PyAV reads), or the demo."""
     import brushwork
     from brushwork import examples, videoio
+    from brushwork.records import file_record
 
     if upload is None:
-        return {"name": "demo: pan across tubingen.jpg", "frames": examples.pan_clip(
-            DEMO_FRAMES, (320, 240)), "rate": DEMO_FPS, "info": None,
-            "data": examples.CONTENT.read_bytes()}
+        return {"record": examples.demo_record(), "name": examples.DEMO_NAME,
+                "frames": examples.pan_clip(examples.DEMO_FRAMES, (320, 240)),
+                "rate": examples.DEMO_FPS, "info": None}
     data = upload.getvalue()
     if len(data) > MAX_UPLOAD_MB * 2**20:
         st.error(f"{upload.name}: is over {MAX_UPLOAD_MB} MB; upload a shorter clip")
@@ -100,60 +101,63 @@ def _video_source(st, upload, state) -> dict | None:
     except brushwork.InputError as e:
         st.error(str(e).replace(f"video {kept[1]}", upload.name))
         return None
-    return {"name": upload.name, "frames": None, "rate": info.rate, "info": info, "data": data}
+    return {"record": file_record(upload.name, data), "name": upload.name, "frames": None,
+            "rate": info.rate, "info": info}
 
 
 def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
          device) -> str | None:
+    """The clip: its turn in line, then frame after frame, each shown as it comes."""
     import brushwork
     from brushwork.records import file_record, run_record
 
-    ticket = queue.join()
     try:
-        wait_turn(st, queue, ticket)
-        layers = tuple(settings.content_layers) + tuple(settings.style_layers)
-        model = model_for(settings.weights, settings.pooling, layers, str(device))
-        video = source["info"] if source["info"] is not None else source["frames"]
-        record = {**run_record(settings, file_record(source["name"], source["data"]),
-                               [file_record(s.name, s.data) for s in styles]),
-                  "video": vsettings.to_dict(), "fps": str(source["rate"])}
-        run = {"frames": [], "rate": source["rate"], "info": source["info"], "record": record,
-               "name": Path(source["name"]).stem, "finished": False}
-        state["video_run"] = run
-        state.pop("video_result", None)
-        frames = brushwork.iter_stylize_video(video, [s.im for s in styles], settings, vsettings,
-                                              end=limit, model=model)
-        total = min(limit, source["info"].frames or limit) if source["info"] else len(
-            source["frames"][:limit])
-        progress = st.progress(0.0, text="Painting the first frame (a still run) ...")
-        latest, strip = st.empty(), st.empty()
-        started = time.monotonic()
-        for frame in frames:
-            buf = io.BytesIO()
-            frame.image().save(buf, "PNG")
-            run["frames"].append(buf.getvalue())
-            done = len(run["frames"])
-            spent = time.monotonic() - started
-            if done == 1:
-                first = frame.seconds
-            # Later frames cost a fraction of the first (a still run): time left from them.
-            left = (spent - first) / (done - 1) * (total - done) if done > 1 else None
-            how = "first frame" if frame.fresh else f"{frame.step.step} steps"
-            progress.progress(done / total, text=f"Frame {done}/{total} · {how} · "
-                              f"{frame.seconds:.1f} s" + (f" · about {_duration(left)} left"
-                                                          if left is not None else ""))
-            latest.image(frame.image(), caption=f"Frame {done}", width=min(512, frame.image().width))
-            with strip.container():
-                cols = st.columns(STRIP)
-                for col, png in zip(cols, run["frames"][-STRIP:]):
-                    col.image(png)
+        with turn(st, queue, model_for, settings, device) as model:
+            video = source["info"] if source["info"] is not None else source["frames"]
+            record = {**run_record(settings, source["record"],
+                                   [file_record(s.name, s.data) for s in styles]),
+                      "video": vsettings.to_dict(), "fps": str(source["rate"])}
+            run = {"frames": [], "rate": source["rate"], "info": source["info"],
+                   "record": record, "name": Path(source["name"]).stem, "finished": False}
+            state["video_run"] = run
+            state.pop("video_result", None)
+            frames = brushwork.iter_stylize_video(video, [s.im for s in styles], settings,
+                                                  vsettings, end=limit, model=model)
+            total = min(limit, source["info"].frames or limit) if source["info"] else len(
+                source["frames"][:limit])
+            started = time.monotonic()
+            _show(st, run, frames, total)
         _finish(state, run)
         return f"Done: {len(run['frames'])} frames in {time.monotonic() - started:.0f} s."
     except brushwork.BrushworkError as e:
         st.error(str(e))
         return None
-    finally:
-        queue.leave(ticket)
+
+
+def _show(st, run: dict, frames, total: int) -> None:
+    """Each finished frame as it comes: progress with the time left, the latest, a strip."""
+    progress = st.progress(0.0, text="Painting the first frame (a still run) ...")
+    latest, strip = st.empty(), st.empty()
+    started = time.monotonic()
+    for frame in frames:
+        buf = io.BytesIO()
+        frame.image().save(buf, "PNG")
+        run["frames"].append(buf.getvalue())
+        done = len(run["frames"])
+        spent = time.monotonic() - started
+        if done == 1:
+            first = frame.seconds
+        # Later frames cost a fraction of the first (a still run): time left from them.
+        left = (spent - first) / (done - 1) * (total - done) if done > 1 else None
+        how = "first frame" if frame.fresh else f"{frame.step.step} steps"
+        progress.progress(done / total, text=f"Frame {done}/{total} · {how} · "
+                          f"{frame.seconds:.1f} s" + (f" · about {_duration(left)} left"
+                                                      if left is not None else ""))
+        latest.image(frame.image(), caption=f"Frame {done}", width=min(512, frame.image().width))
+        with strip.container():
+            cols = st.columns(STRIP)
+            for col, png in zip(cols, run["frames"][-STRIP:]):
+                col.image(png)
 
 
 def _duration(seconds: float) -> str:

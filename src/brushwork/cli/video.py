@@ -3,37 +3,152 @@
 Frames are written as PNGs as they finish (atomically, each with the run's record), so Ctrl-C
 or a crash loses at most the frame being painted; `--resume` continues from the last finished
 frame. An .mp4 output is assembled from those frames at the end, or on Ctrl-C from the frames
-done so far.
+done so far. The frame folder is brushwork's own: a file in it that brushwork did not write
+stops the command before any work.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import os
-import signal
 import sys
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from . import examples, images
-from .cli import (EXIT_INTERRUPTED, RESUME_MAY_CHANGE, _progress, _raise_interrupt,
-                  _read_image, _settings_from)
-from .errors import BrushworkError, InputError
-from .settings import VideoSettings
+from .. import examples, images
+from ..errors import BrushworkError, InputError
+from ..settings import Settings, VideoSettings
+from .common import (EXIT_INTERRUPTED, RESUME_MAY_CHANGE, add_backend_options,
+                     add_settings_options, check_workers, interruptible, progress, read_image,
+                     say, settings_from, typed)
 
-# `brushwork video demo`: a pan and zoom across the bundled photo, small enough for a CPU.
-DEMO_FRAMES, DEMO_SIZE, DEMO_FPS = 24, 256, Fraction(24)
+DEMO_SIZE = 256  # `brushwork video demo`'s frames: small enough for a CPU
 FRAME_NAME = "frame_{:06d}.png"
 
 
-def run_video(args: argparse.Namespace) -> int:
-    from . import video, videoio
-    from .device import describe, resolve_device
-    from .records import run_record
+def add_parsers(sub) -> None:
+    vid = sub.add_parser("video", help="paint a video without flicker (Ruder et al.; needs: pip "
+                         "install 'brushwork[video]')")
+    vid.add_argument("video", help="a video file (anything FFmpeg reads) or a folder of numbered "
+                     "images; or 'demo' for a pan across the bundled photo")
+    vid.add_argument("styles", nargs="*", help="one or more style images (demo: The Starry Night)")
+    vid.add_argument("-o", "--output", required=True,
+                     help="an .mp4 file (H.264, the input's frame rate and sound) or a folder "
+                          "for PNG frames")
+    vid.add_argument("--frames", metavar="START:END", type=_frame_range, default=(0, None),
+                     help="paint frames START to END-1, counted from 0; either may be left out "
+                          "(default: all)")
+    vid.add_argument("--fps", metavar="RATE", help="frame rate of a folder of images, e.g. 25, "
+                     "29.97 or 30000/1001 (default: 25), or to override a video's own")
+    vid.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run of the same command from its last "
+                          "finished frame")
+    vid.add_argument("--keep-frames", action="store_true",
+                     help="keep the finished frames as PNGs beside an .mp4 output")
+    vid.add_argument("--warmup", type=int, default=4, metavar="N",
+                     help="with --backend ray: frames each run after the first paints before its "
+                          "own, unwritten, so its first frame follows the flow (default: 4)")
+    add_backend_options(vid)
+    vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    add_settings_options(vid)
+    add_settings_options(vid, VideoSettings)
+
+
+def _frame_range(text: str) -> tuple[int, int | None]:
+    """--frames START:END (either side may be empty)."""
+    try:
+        a, b = text.split(":")
+        start, end = int(a) if a.strip() else 0, int(b) if b.strip() else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid range {text!r}: give START:END, e.g. 0:48")
+    if start < 0 or (end is not None and end <= start):
+        raise argparse.ArgumentTypeError(f"{text!r} selects no frames: give START:END with "
+                                         "0 <= START < END")
+    return start, end
+
+
+@dataclass
+class _Video:
+    """A checked video run: its settings, where its frames and output go, its record, the
+    frames already finished and those still to paint."""
+
+    settings: Settings
+    out: Path
+    frames_dir: Path
+    rate: Fraction
+    info: Any  # videoio.VideoInfo, or None for the demo clip
+    start: int
+    end: int | None
+    total: int | None
+    record: dict
+    done: list[int]
+    frames: Iterator[tuple]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check, then paint frame by frame, then assemble the output."""
+    from ..device import describe, resolve_device
+
+    v = _check(args)
+    tell = say(args.quiet)
+    tell(f"brushwork: painting {args.video} in the style of {', '.join(args.styles)} on "
+         f"{describe(resolve_device(v.settings.device))}"
+         + (f"; resuming after frame {v.done[-1]}" if v.done else ""))
+    bar = progress(v.total, args.quiet, unit="frame", initial=len(v.done))
+    began = time.perf_counter()
+    try:
+        with interruptible():
+            for index, picture, fresh, steps, seconds in v.frames:
+                images.save_image(picture, v.frames_dir / FRAME_NAME.format(index),
+                                  {**v.record, "frame": index})
+                v.done.append(index)
+                how = "first frame" if fresh else f"{steps} steps"
+                bar.set_postfix_str(f"frame {index}: {how}, {seconds:.1f} s", refresh=False)
+                bar.update(1)
+                if bar.disable:
+                    tell(f"brushwork: frame {index} ({how}, {seconds:.1f} s)")
+    except KeyboardInterrupt:
+        bar.close()
+        if not v.done:
+            tell("brushwork: interrupted before the first frame finished; nothing written")
+            return EXIT_INTERRUPTED
+        _assemble(v)
+        tell(f"brushwork: interrupted; wrote {len(v.done)} frames to {v.out} (--resume continues)")
+        return EXIT_INTERRUPTED
+    except BrushworkError as e:
+        bar.close()
+        if not v.done:
+            raise
+        _assemble(v)
+        print(f"brushwork: {e}; wrote the {len(v.done)} frames before it to {v.out}",
+              file=sys.stderr)
+        return 1
+    bar.close()
+    if not v.done:
+        raise InputError(f"video {args.video}", "gave no frames in the range "
+                         f"{v.start}:{'' if v.end is None else v.end}", "choose other --frames")
+    _assemble(v)
+    if v.out != v.frames_dir and not args.keep_frames:
+        for i in v.done:  # only brushwork's own frames, checked before the run
+            (v.frames_dir / FRAME_NAME.format(i)).unlink(missing_ok=True)
+        try:
+            v.frames_dir.rmdir()
+        except OSError:  # something else lives there: leave it
+            pass
+    tell(f"brushwork: wrote {v.out} ({len(v.done)} frames at {float(v.rate):g} fps; "
+         f"{time.perf_counter() - began:.0f} s)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> _Video:
+    """Everything checked before any work: settings, output, inputs, the frame folder, and
+    the resume point; then the frames to paint, as an iterator that starts painting when read."""
+    from .. import video, videoio
+    from ..records import run_record
 
     demo = args.video == "demo"
     if getattr(args, "size", None) == "auto":
@@ -44,31 +159,27 @@ def run_video(args: argparse.Namespace) -> int:
         args.size = DEMO_SIZE
     if not args.styles:
         raise InputError("style images", "none given", "give at least one style image")
-    settings = _settings_from(args)
-    names = {f.name for f in dataclasses.fields(VideoSettings)}
-    vsettings = VideoSettings.from_dict({k: v for k, v in vars(args).items() if k in names})
+    settings = settings_from(args)
+    vsettings = VideoSettings().replace(**typed(args, VideoSettings))
     out, frames_dir = _output(Path(args.output))
     if not demo:
         _check_not_inputs(Path(args.video), out, frames_dir, args.styles)
     start, end = args.frames
     rate = video.frame_rate(args.fps) if args.fps else None
+    clip = info = None
     if demo:
-        w, h = videoio.even_size(4, 3, settings.size)
-        clip = examples.pan_clip(DEMO_FRAMES, (w, h))
-        info, rate = None, rate or DEMO_FPS
-        total = len(clip[start:end])
-        content = {"name": "demo: pan across tubingen.jpg", "sha256": _sha256([examples.CONTENT])}
+        clip = examples.pan_clip(examples.DEMO_FRAMES, videoio.even_size(4, 3, settings.size))
+        rate, total, content = rate or examples.DEMO_FPS, len(clip[start:end]), examples.demo_record()
     else:
         info = videoio.probe(args.video, rate)
         rate = info.rate
         total = None if info.frames is None else min(info.frames, end or info.frames) - start
-        files = videoio._numbered(info.path) if info.folder else [info.path]
+        files = videoio.numbered(info.path) if info.folder else [info.path]
         content = {"name": info.path.name, "sha256": _sha256(files)}
-    read = [_read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
+    read = [read_image(s, f"style image {i}") for i, s in enumerate(args.styles, start=1)]
     style_ims, styles = [im for im, _ in read], [rec for _, rec in read]
     record = {**run_record(settings, content, styles), "video": vsettings.to_dict(),
               "frames": [start, end], "fps": str(rate)}
-
     _check_own(frames_dir, record)
     done: list[int] = []
     previous = None
@@ -90,66 +201,16 @@ def run_video(args: argparse.Namespace) -> int:
                                                     vsettings, start=first, end=end,
                                                     previous=previous))
     frames_dir.mkdir(parents=True, exist_ok=True)
-
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    say(f"brushwork: painting {args.video} in the style of {', '.join(args.styles)} on "
-        f"{describe(resolve_device(settings.device))}"
-        + (f"; resuming after frame {done[-1]}" if done else ""))
-    bar = _progress(total, args.quiet, unit="frame", initial=len(done))
-    began = time.perf_counter()
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        for index, picture, fresh, steps, seconds in frames:
-            images.save_image(picture, frames_dir / FRAME_NAME.format(index),
-                              {**record, "frame": index})
-            done.append(index)
-            how = "first frame" if fresh else f"{steps} steps"
-            bar.set_postfix_str(f"frame {index}: {how}, {seconds:.1f} s", refresh=False)
-            bar.update(1)
-            if bar.disable:
-                say(f"brushwork: frame {index} ({how}, {seconds:.1f} s)")
-    except KeyboardInterrupt:
-        bar.close()
-        if not done:
-            say("brushwork: interrupted before the first frame finished; nothing written")
-            return EXIT_INTERRUPTED
-        _assemble(out, frames_dir, done, rate, info, start, record)
-        say(f"brushwork: interrupted; wrote {len(done)} frames to {out} (--resume continues)")
-        return EXIT_INTERRUPTED
-    except BrushworkError as e:
-        bar.close()
-        if not done:
-            raise
-        _assemble(out, frames_dir, done, rate, info, start, record)
-        print(f"brushwork: {e}; wrote the {len(done)} frames before it to {out}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous_term)
-    bar.close()
-    if not done:
-        raise InputError(f"video {args.video}", "gave no frames in the range "
-                         f"{start}:{'' if end is None else end}", "choose other --frames")
-    _assemble(out, frames_dir, done, rate, info, start, record)
-    if out != frames_dir and not args.keep_frames:
-        for i in done:
-            (frames_dir / FRAME_NAME.format(i)).unlink(missing_ok=True)
-        try:
-            frames_dir.rmdir()
-        except OSError:  # something else lives there: leave it
-            pass
-    spent = time.perf_counter() - began
-    say(f"brushwork: wrote {out} ({len(done)} frames at {float(rate):g} fps; {spent:.0f} s)")
-    return 0
+    return _Video(settings, out, frames_dir, rate, info, start, end, total, record, done, frames)
 
 
 def _on_ray(args, info, first: int, end: int | None, style_ims, settings, vsettings, previous):
     """The frames from Ray workers, each painting a run of consecutive frames."""
     import io
 
-    from . import batch
-    from .cli import _check_workers
+    from .. import batch
 
-    _check_workers(args)
+    check_workers(args)
     if info is None:
         raise InputError("--backend ray", "needs a video file or folder that every worker can "
                          "read", "give a path, not demo")
@@ -253,15 +314,14 @@ def _finished(folder: Path, start: int, end: int | None, record: dict) -> list[i
     return done
 
 
-def _assemble(out: Path, frames_dir: Path, done: list[int], rate: Fraction, info, start: int,
-              record: dict) -> None:
+def _assemble(v: _Video) -> None:
     """Write the .mp4 from the finished frames (a folder output is already complete)."""
-    from . import videoio
+    from .. import videoio
 
-    if out == frames_dir:
+    if v.out == v.frames_dir:
         return
-    indices = sorted(done)
-    pictures = (images.load_image(frames_dir / FRAME_NAME.format(i)) for i in indices)
-    times = None if info is None or info.times is None else [info.times[i] for i in indices]
-    videoio.write_mp4(pictures, out, rate, audio=info, start=start, record=record, times=times)
-
+    indices = sorted(v.done)
+    pictures = (images.load_image(v.frames_dir / FRAME_NAME.format(i)) for i in indices)
+    times = None if v.info is None or v.info.times is None else [v.info.times[i] for i in indices]
+    videoio.write_mp4(pictures, v.out, v.rate, audio=v.info, start=v.start, record=v.record,
+                      times=times)

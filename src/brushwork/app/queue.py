@@ -1,0 +1,80 @@
+"""One run at a time per server, first come, first served, and the skeleton every run of the
+app shares (ticket, wait, model, give the server back)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+
+class RunQueue:
+    """One optimisation at a time per server, first come, first served.
+
+    Each run takes a ticket and waits until its ticket is first in line and nobody is painting.
+    `leave` is safe to call at any point (in line, painting, or already gone), so a `finally`
+    around the whole wait-and-run releases the server whatever a Stop or rerun interrupts.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: list[object] = []
+        self._painting: object | None = None
+
+    def join(self) -> object:
+        ticket = object()
+        with self._cond:
+            self._line.append(ticket)
+        return ticket
+
+    def take(self, ticket: object, timeout: float = 0.0) -> bool:
+        """Start painting if it is `ticket`'s turn, waiting up to `timeout` seconds for it."""
+        with self._cond:
+            turn = lambda: self._painting is None and self._line[:1] == [ticket]  # noqa: E731
+            if self._cond.wait_for(turn, timeout):
+                self._line.pop(0)
+                self._painting = ticket
+                return True
+            return False
+
+    def position(self, ticket: object) -> int:
+        """1 when next in line, 2 behind one other, ...; 0 once painting or gone."""
+        with self._cond:
+            return self._line.index(ticket) + 1 if ticket in self._line else 0
+
+    def leave(self, ticket: object) -> None:
+        with self._cond:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            if self._painting is ticket:
+                self._painting = None
+            self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._painting is not None or bool(self._line)
+
+
+def wait_turn(st, queue: RunQueue, ticket: object) -> None:
+    """Wait for `ticket`'s turn, telling the user their place in line meanwhile."""
+    status = st.empty()
+    while not queue.take(ticket, timeout=0.5):
+        n = queue.position(ticket)
+        status.warning("Busy: another picture is being painted. " + (
+            "You are next in line" if n == 1 else f"You are number {n} in line") +
+            "; your run starts by itself.")
+    status.empty()
+
+
+@contextlib.contextmanager
+def turn(st, queue: RunQueue, model_for, settings, device) -> Iterator:
+    """The skeleton of every run of the app: a ticket, the wait in line (told to the user),
+    the model, then the run inside; the server is given back whatever interrupts it (a Stop
+    or a rerun lands at any Streamlit call). Yields the loaded network."""
+    ticket = queue.join()
+    try:
+        wait_turn(st, queue, ticket)
+        yield model_for(settings.model_key, str(device))
+    finally:
+        queue.leave(ticket)

@@ -1,0 +1,195 @@
+"""The app's picture page: a photo and paintings in, the picture previewed as it forms, Stop
+keeps the latest, every picture of the session downloadable with its record."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from PIL import Image
+
+from . import canvas
+from .queue import RunQueue, turn
+from .widgets import image_types, load_inputs, settings_sidebar, style_inputs
+
+PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
+
+
+def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
+    """The picture page: inputs, regions, the sidebar, Start and Stop, the results."""
+    from brushwork import examples
+    from brushwork.device import resolve_device
+
+    # ---- inputs --------------------------------------------------------------------------
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Photo")
+        upload = st.file_uploader("Upload a photo", type=image_types(), key="content_upload")
+        content = load_inputs(st, [upload] if upload else [], [("Tübingen (example)", examples.CONTENT)])
+    styles = style_inputs(st, right)
+    if content:
+        left.image(content[0].im, caption=content[0].name, width=280)
+
+    # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
+    masks = None
+    if content and styles:
+        with st.expander("Regions: a different painting in each part, parts kept as the photo"):
+            masks = canvas.regions(st, content[0], styles)
+
+    # ---- settings, built from the dataclass ------------------------------------------------
+    settings, _ = settings_sidebar(st, device, defaults, len(styles))
+    if settings is not None:
+        device = resolve_device(settings.device)  # the Device widget's choice, checked
+
+    # ---- run -----------------------------------------------------------------------------
+    go, stop = st.columns([1, 1])
+    start = go.button("Start painting", type="primary", disabled=not (content and styles and settings),
+                      use_container_width=True)
+    if stop.button("Stop", use_container_width=True):
+        # Streamlit starts this rerun while the interrupted run is still unwinding: keep its
+        # latest step from here (the run also keeps it on its way out; same entry either way).
+        if "keep_latest" in state:
+            state.pop("keep_latest")()
+        if state.results:
+            st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
+
+    if start and settings is not None:
+        if masks:  # paintings given no region (painted mode) sit this run out
+            used = [i for i, m in enumerate(masks) if max(m.im.getextrema()) > 0]
+            styles, masks = [styles[i] for i in used], [masks[i] for i in used]
+            if settings.style_blend:
+                settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
+        note = run(st, state, queue, model_for, settings, device, content[0], styles, masks)
+        if note:
+            st.success(note)
+
+    _results(st, state)
+
+
+def _results(st, state) -> None:
+    """The latest picture with its before/after and download, then the session's others."""
+    if state.results:
+        latest = state.results[-1]
+        st.subheader("Result")
+        st.image(latest["png"], caption=latest["caption"])
+        if latest.get("photo") is not None:
+            _compare(st, latest)
+        st.download_button("Download PNG (settings embedded)", latest["png"],
+                           file_name=latest["file_name"], mime="image/png", key="download_latest")
+        if len(state.results) > 1:
+            st.subheader("This session's pictures")
+            cols = st.columns(4)
+            for i, r in enumerate(reversed(state.results[:-1])):
+                with cols[i % 4]:
+                    st.image(r["png"], caption=r["caption"])
+                    st.download_button("Download", r["png"], file_name=r["file_name"],
+                                       mime="image/png", key=f"download_{r['id']}")
+
+
+def run(st, state, queue: RunQueue, model_for, settings, device, content, styles,
+        masks=None) -> str | None:
+    """One picture: its turn in line, then the loop, previewed; the picture is kept in the
+    session's results at every preview and when the run ends or is stopped. Returns the note
+    to show, or None after an error shown in the page."""
+    import brushwork
+
+    run_id = f"run-{time.time_ns()}"
+    keep = functools.partial(_keep, state, settings, content, styles, run_id, masks)
+    last = None
+    try:
+        with turn(st, queue, model_for, settings, device) as model:
+            started = time.monotonic()
+            steps = brushwork.iter_stylize(content.im, [s.im for s in styles], settings,
+                                           model=model, tile_progress=True,
+                                           masks=[m.im for m in masks] if masks else None)
+            for last in _show(st, state, steps, settings, keep):
+                pass
+        return f"Done in {time.monotonic() - started:.0f} s."
+    except brushwork.DivergenceError as e:
+        keep(e.image, e.step)
+        last = None
+        return f"{e}. Kept the best picture (step {e.step})."
+    except brushwork.BrushworkError as e:
+        st.error(str(e))
+        return None
+    finally:
+        # A Stop click interrupts the script at the next Streamlit call, which lands here:
+        # the latest picture is kept either way.
+        state.pop("keep_latest", None)
+        if last is not None:
+            keep(last.best_image(), last.step)
+
+
+def _show(st, state, steps, settings, keep):
+    """The loop's steps, shown: progress, a preview at most every PREVIEW_SECONDS, the loss."""
+    from brushwork.tiles import Progress
+
+    progress = st.progress(0.0, text="Starting ...")
+    preview, chart = st.empty(), st.empty()
+    history: list[float] = []
+    shown, last = 0.0, None
+    for record in steps:
+        if isinstance(record, Progress):  # a large picture's step goes tile by tile
+            done = last.step if last else 0
+            progress.progress(done / settings.steps, text=f"Step {done + 1}/{settings.steps}: "
+                              f"tile {record.tile}/{record.tiles}, pass "
+                              f"{1 if record.phase == 'gram' else 2} of 2")
+            continue
+        last = record
+        # Handed to the caller first: a Stop lands at one of the Streamlit calls below, and
+        # the caller must already hold this step to keep its picture.
+        yield last
+        losses = last.losses
+        history.append(losses["total"])
+        text = (f"Step {last.step}/{last.total} · scale {last.scale}/{last.scales} "
+                f"{last.size[0]}x{last.size[1]} · " +
+                " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+        # Every step: cheap, and each Streamlit call is where a Stop click can land.
+        state.keep_latest = functools.partial(lambda s: keep(s.best_image(), s.step), last)
+        progress.progress(last.step / last.total, text=text)
+        now = time.monotonic()
+        if now - shown > PREVIEW_SECONDS or last.step == last.total:
+            shown = now
+            picture = last.best_image()  # what the run would write if it ended now
+            # Kept at every refresh: Streamlit starts a Stop click's rerun before this run
+            # has unwound, and that rerun must already find the latest picture.
+            keep(picture, last.step)
+            preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
+            chart.line_chart({"total loss": history}, height=160)
+
+
+def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> None:
+    """Put the run's picture in this session's results, replacing its earlier one."""
+    from brushwork.images import encode_image
+    from brushwork.records import file_record, run_record
+
+    record = run_record(settings, file_record(content.name, content.data),
+                        [file_record(s.name, s.data) for s in styles], steps_done=step,
+                        masks=[file_record(m.name, m.data) for m in masks] if masks else None)
+    same = [i for i, r in enumerate(state.results) if r["id"] == run_id]
+    n = same[0] + 1 if same else len(state.results) + 1
+    entry = {
+        "id": run_id, "png": encode_image(image, "PNG", record), "step": step,
+        "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
+        "file_name": f"brushwork-{n}.png", "photo": content.im,
+    }
+    if same:
+        state.results[same[0]] = entry
+    else:
+        state.results.append(entry)
+
+
+def _compare(st, latest: dict) -> None:
+    """Before and after: the photo left of the slider, the picture right of it. Drawn here
+    rather than with a comparison component: the one on PyPI (streamlit-image-comparison)
+    loads its script from a CDN, which an offline server cannot reach."""
+    import io
+
+    after = Image.open(io.BytesIO(latest["png"])).convert("RGB")
+    at = st.slider("Compare with the photo: drag to uncover it", 0, 100, 0, key="compare_at")
+    if at:
+        before = latest["photo"].convert("RGB").resize(after.size)
+        x = round(after.width * at / 100)
+        shown = after.copy()
+        shown.paste(before.crop((0, 0, x, after.height)), (0, 0))
+        st.image(shown, caption=f"Photo left of {at}%, picture right")

@@ -1,0 +1,55 @@
+"""The brushwork web app, as Streamlit runs it (`brushwork app` starts `streamlit run` on this
+file). The page is built from `Settings`; runs consume the same iterators as the CLI; one run at
+a time per server, the others told their place in line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+def main() -> None:
+    import streamlit as st
+
+    import brushwork
+    from brushwork.app import still, video
+    from brushwork.app.queue import RunQueue
+    from brushwork.app.widgets import CPU_OVERRIDES
+    from brushwork.device import resolve_device
+    from brushwork.settings import Settings
+    from brushwork.vgg import load_network
+
+    st.set_page_config(page_title="brushwork", layout="wide")
+
+    @st.cache_resource(show_spinner="Loading VGG-19 ...")
+    def model_for(key: tuple, device: str):
+        """One network per Settings.model_key and device, for every session of this server."""
+        return load_network(*key, device)
+
+    @st.cache_resource
+    def run_queue() -> RunQueue:
+        return RunQueue()
+
+    state = st.session_state
+    state.setdefault("results", [])  # this session's pictures: dicts with png, caption, settings
+
+    st.title("brushwork")
+    st.caption("Paint a photo in the style of a painting — neural style transfer after Gatys, "
+               "Ecker and Bethge (2015).")
+
+    try:
+        device = resolve_device("auto")
+    except brushwork.BrushworkError:
+        device = resolve_device("cpu")
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    if device.type == "cpu":
+        defaults.update(CPU_OVERRIDES)
+
+    mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
+                    label_visibility="collapsed")
+    page = video.page if mode == "Video" else still.page
+    page(st, state, run_queue(), model_for, device, defaults)
+
+
+if __name__ == "__main__":
+    main()
