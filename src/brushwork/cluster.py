@@ -27,31 +27,33 @@ PLACE_SECONDS = 120
 
 def run_on_ray(jobs: list[Job], settings: Settings, workers: int | None, gpus: float,
          address: str | None, threads: int | None):
-    with _pool(workers, gpus, address, threads) as (ray, pool):
-        yield from _drive(ray, pool, jobs, settings)
+    with pool(workers, gpus, address, threads) as (ray, actors):
+        yield from _drive(ray, actors, jobs, settings)
 
 
 @contextlib.contextmanager
-def _pool(workers: int | None, gpus: float, address: str | None, threads: int | None):
+def pool(workers: int | None, gpus: float, address: str | None, threads: int | None,
+         concurrency: int = 1):
     """(ray, `workers` Painter actors): Ray joined at `address` or started here for as long as
     the pool lives, the workers killed on the way out, also when the caller stops early
-    (Ctrl-C)."""
+    (Ctrl-C). `concurrency` 2 lets an actor take `cancel` while it paints (the service)."""
     ray = optional.require("ray", "--backend ray", "ray")
     address = address or os.environ.get("RAY_ADDRESS")
     with contextlib.ExitStack() as stack:
         if not ray.is_initialized():
             stack.enter_context(local_ray() if not address else _joined(ray, address))
-        pool: list = []
+        actors: list = []
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             n, per = check_shares(workers, threads, cpus)
             actor = ray.remote(Painter).options(num_cpus=per, num_gpus=gpus, max_restarts=-1,
-                                                max_task_retries=RETRIES)
-            pool += [actor.remote(per) for _ in range(n)]
-            _wait_placed(ray, pool, gpus)
-            yield ray, pool
+                                                max_task_retries=RETRIES,
+                                                max_concurrency=concurrency)
+            actors += [actor.remote(per) for _ in range(n)]
+            _wait_placed(ray, actors, gpus)
+            yield ray, actors
         finally:
-            for a in pool:
+            for a in actors:
                 ray.kill(a)
 
 
@@ -209,10 +211,10 @@ def paint_video(video: str, styles: list[bytes], settings: Settings, video_setti
     the overlap instead of a jump at one frame. For measuring: `blend=False` drops the warm-up
     frames instead, and `raw` (a dict) receives every run's frames, warm-up included."""
     runs = frame_runs(video, start, end, workers, warmup)
-    with _pool(len(runs), gpus_per_worker, address, threads) as (ray, pool):
+    with pool(len(runs), gpus_per_worker, address, threads) as (ray, actors):
         base, vs = ray.put(settings), ray.put(video_settings)
         refs = {a.paint_frames.remote(r, styles, base, vs, previous if i == 0 else None): i
-                for i, (a, r) in enumerate(zip(pool, runs))}
+                for i, (a, r) in enumerate(zip(actors, runs))}
         done: dict[int, dict] = raw if raw is not None else {}
         next_run = 0
         while refs:
