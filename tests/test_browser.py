@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,16 +35,20 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app():
+def running_app(*extra: str):
     """`brushwork app` on a free local port; yields its URL once it answers, stops it after."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "brushwork", "app", "--server.port", str(port),
-         "--server.address", "127.0.0.1"],
+         "--server.address", "127.0.0.1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     first_line = proc.stdout.readline()
     assert f"localhost:{port}" in first_line  # `brushwork app` prints where it serves
+    # The server's output is drained as it comes: a full pipe would stop the server (Ray's
+    # workers log to it).
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True).start()
     deadline = time.monotonic() + 60
     while True:  # wait for the health endpoint, not a fixed time
         try:
@@ -53,7 +58,7 @@ def running_app():
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("brushwork app did not come up: " + proc.stdout.read()[-2000:])
+                raise RuntimeError("brushwork app did not come up: " + "".join(log)[-2000:])
             time.sleep(0.2)
     try:
         yield url
@@ -309,3 +314,29 @@ def test_video_mode_paints_the_demo_clip_and_downloads_the_mp4(server, browser, 
     clip = videoio.probe(tmp_path / "clip.mp4")
     assert clip.frames == 24 and clip.size == (48, 36) and clip.rate == 24
     assert videoio.read_record(tmp_path / "clip.mp4")["content"]["name"].startswith("demo")
+
+
+def test_the_ray_backend_paints_for_two_sessions_at_once_and_queues_a_third(browser, tmp_path):
+    """`brushwork app --backend ray --workers 2`: two visitors paint at the same time (each
+    page shows its own steps advancing), a third is told its place in line and starts by
+    itself when a worker is free; each gets its own picture."""
+    pytest.importorskip("ray")
+    with running_app("--backend", "ray", "--workers", "2", "--threads", "1") as url:
+        pages = [_page(browser, accept_downloads=True) for _ in range(3)]
+        for page, seed in zip(pages[:2], (41, 42)):
+            start_run(page, url, 96, 100000, seed=seed)
+        for page in pages[:2]:  # both running at once: no run waits for the other
+            page.get_by_text(re.compile(r"Step \d+/100000")).first.wait_for(timeout=240_000)
+        start_run(pages[2], url, 96, 12, seed=43)
+        pages[2].get_by_text("You are number 1 in line").wait_for()
+        pages[0].get_by_role("button", name="Stop").click()
+        pages[0].get_by_text("Stopped. Kept the picture at step").wait_for()
+        pages[2].get_by_text("Done in").wait_for(timeout=240_000)
+        pages[1].get_by_role("button", name="Stop").click()
+        pages[1].get_by_text("Stopped. Kept the picture at step").wait_for()
+        pages[2].screenshot(path=str(ARTIFACTS / "app-ray.png"))
+        for page, seed in zip(pages, (41, 42, 43)):
+            path = _download(page, tmp_path / f"{seed}.png")
+            record = images.read_metadata(path)
+            assert record["settings"]["seed"] == seed  # its own picture, not another's
+        assert record["steps_done"] == 12

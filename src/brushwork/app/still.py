@@ -15,8 +15,9 @@ from .widgets import image_types, load_inputs, settings_sidebar, style_inputs
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
-def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
-    """The picture page: inputs, regions, the sidebar, Start and Stop, the results."""
+def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=None) -> None:
+    """The picture page: inputs, regions, the sidebar, Start and Stop, the results. With a
+    `runner` (brushwork app --backend ray) the picture is painted by the cluster's workers."""
     from brushwork import examples
     from brushwork.device import resolve_device
 
@@ -50,6 +51,8 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
         # latest step from here (the run also keeps it on its way out; same entry either way).
         if "keep_latest" in state:
             state.pop("keep_latest")()
+        if runner is not None and "cluster_job" in state:
+            _stop_on_cluster(st, state, runner)
         if state.results:
             st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
 
@@ -59,7 +62,10 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
             styles, masks = [styles[i] for i in used], [masks[i] for i in used]
             if settings.style_blend:
                 settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
-        note = run(st, state, queue, model_for, settings, device, content[0], styles, masks)
+        if runner is None:
+            note = run(st, state, queue, model_for, settings, device, content[0], styles, masks)
+        else:
+            note = run_on_cluster(st, state, runner, settings, content[0], styles, masks)
         if note:
             st.success(note)
 
@@ -156,6 +162,76 @@ def _show(st, state, steps, settings, keep):
             keep(picture, last.step)
             preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
             chart.line_chart({"total loss": history}, height=160)
+
+
+def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> str | None:
+    """One picture as a job of the cluster's queue: the place in line and the estimated start
+    while it waits, then its steps and previews; the result kept with its record."""
+    from brushwork.app import cluster
+
+    job = cluster.submit(runner, _session(st), settings, content, styles, masks)
+    state.cluster_job = job
+    status, progress, preview = st.empty(), st.empty(), st.empty()
+    shown_preview = 0.0
+    began = time.monotonic()
+    for s in cluster.follow(runner, job):
+        if s["state"] == "queued":
+            wait = max(0, s["estimated_start"] - time.time())
+            status.warning(f"Busy: the workers are painting others' pictures. You are number "
+                           f"{s['position']} in line; yours starts in about {wait:.0f} s, by itself.")
+        elif s["state"] == "running":
+            status.empty()
+            losses = " · ".join(f"{k} {v:.3g}" for k, v in s.get("losses", {}).items())
+            progress.progress(s["step"] / s["total"], text=f"Step {s['step']}/{s['total']}"
+                              + (f" · {losses}" if losses else ""))
+            if s.get("preview") and time.monotonic() - shown_preview > PREVIEW_SECONDS:
+                shown_preview = time.monotonic()
+                data = runner.store.read(job, "preview.png")
+                if data:
+                    preview.image(data, caption=f"Step {s['step']}", width=min(512, settings.size))
+    state.pop("cluster_job", None)
+    return _cluster_result(st, state, runner, job, content, styles, began)
+
+
+def _cluster_result(st, state, runner, job: str, content, styles, began: float) -> str | None:
+    row = runner.store.get(job)
+    data = runner.store.read(job, "result.png")
+    if row is None or data is None:
+        st.error((row.error if row is not None else None) or "The job ended without a picture.")
+        return None
+    step = row.step
+    n = len(state.results) + 1
+    state.results.append({
+        "id": job, "png": data, "step": step, "photo": content.im, "file_name": f"brushwork-{n}.png",
+        "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}"})
+    return (f"Done in {time.monotonic() - began:.0f} s." if row.state == "done"
+            else f"Stopped. Kept the picture at step {step}.")
+
+
+def _stop_on_cluster(st, state, runner) -> None:
+    """Stop: the job stops at its next step on its worker; its best picture is kept."""
+    from brushwork.app import cluster
+
+    job = state.pop("cluster_job")
+    runner.cancel(job)
+    for s in cluster.follow(runner, job):  # a step's time at most
+        pass
+    row = runner.store.get(job)
+    if row is not None and runner.store.read(job, "result.png") and not any(
+            r["id"] == job for r in state.results):
+        data = runner.store.read(job, "result.png")
+        n = len(state.results) + 1
+        state.results.append({"id": job, "png": data, "step": row.step, "photo": None,
+                              "file_name": f"brushwork-{n}.png",
+                              "caption": f"#{n}: stopped at step {row.step}"})
+
+
+def _session(st) -> str:
+    """This browser session, as the queue's client."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "session"
 
 
 def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> None:

@@ -6,6 +6,7 @@ a time per server, the others told their place in line.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 
 def main() -> None:
@@ -30,6 +31,14 @@ def main() -> None:
     def run_queue() -> RunQueue:
         return RunQueue()
 
+    @st.cache_resource(show_spinner="Starting the Ray workers ...")
+    def cluster():
+        """`brushwork app --backend ray`: one queue for every visitor, its jobs on Ray workers
+        (the service's queue and backend, brushwork.serve), kept for the server's life."""
+        from brushwork.app.cluster import start
+
+        return start()
+
     state = st.session_state
     state.setdefault("results", [])  # this session's pictures: dicts with png, caption, settings
 
@@ -47,8 +56,11 @@ def main() -> None:
 
     mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
                     label_visibility="collapsed")
-    page = video.page if mode == "Video" else still.page
-    page(st, state, run_queue(), model_for, device, defaults)
+    if mode == "Video":
+        video.page(st, state, run_queue(), model_for, device, defaults)
+    else:
+        runner = cluster() if os.environ.get("BRUSHWORK_APP_BACKEND") == "ray" else None
+        still.page(st, state, run_queue(), model_for, device, defaults, runner)
 
 
 if __name__ == "__main__":
