@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import brushwork
-from brushwork import images, layers, memory, prepare, tiles, tiling
+from brushwork import examples, images, layers, memory, prepare, tiles, tiling
 from brushwork.losses import content_loss, gram, relative_gram_loss, style_loss, tv_loss
 from brushwork.objective import Objective
 from brushwork.settings import Settings
@@ -131,3 +131,27 @@ def test_the_memory_plan_tiles_only_what_does_not_fit():
     assert memory.plan(1024, 768, cpu, budget=budget, tile=256).tiles == 12
     assert not memory.plan(4096, 3072, cpu, budget=budget, tile=0).tiled
     assert not memory.plan(4096, 3072, cpu, budget=budget, tile=0).fits
+
+
+def test_a_tiled_run_stays_within_what_its_plan_says_it_needs(tmp_path):
+    """The plan against the real thing: a 768 px picture under a 1 GB cap is cut into tiles,
+    and the process that paints it (measured by the kernel, VmHWM) stays within the plan's
+    own estimate, which stays within the cap. A plan that underestimates fails here."""
+    import subprocess
+    import sys
+
+    cpu = torch.device("cpu")
+    w, h = images.fit_size(*brushwork.load_image(examples.CONTENT).size, 768)
+    plan = memory.plan(w, h, cpu, layers=list(Settings().layers), budget=2**30)
+    assert plan.tiled and plan.need <= 2**30
+    script = (
+        "import resource, sys, brushwork\n"
+        "from brushwork import examples\n"
+        "s = brushwork.Settings(size=768, steps=2, scales=1, device='cpu', max_memory=1)\n"
+        "brushwork.stylize(examples.CONTENT, examples.STARRY_NIGHT, s)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    peak = int(run.stdout.split()[-1])
+    assert peak <= plan.need * 1.1, (peak / 2**20, plan.need / 2**20)

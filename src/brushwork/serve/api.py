@@ -14,7 +14,7 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -87,98 +87,114 @@ def create_app(config: ServeConfig, backend=None) -> FastAPI:
             return await problem(request, e)
         return await call_next(request)
 
-    @app.get("/health")
-    def health() -> dict:
-        return {"ok": True, "version": __version__}
-
-    @app.post("/jobs", status_code=201)
-    async def submit(request: Request, photo: UploadFile = File(...),
-                     paintings: list[UploadFile] = File(...),
-                     masks: list[UploadFile] | None = File(None),
-                     settings: str = Form("{}")) -> dict:
-        """Queue a job: a photo, one or more paintings (and one mask per painting, optional),
-        and settings as a JSON object of `Settings` fields (unset ones keep their defaults)."""
-        client = request.state.client
-        s = _settings(settings, config)
-        files = {"content": await _upload(photo, "photo", config)}
-        names: dict[str, Any] = {"content": _name(photo, "photo"), "styles": [], "masks": None}
-        for i, up in enumerate(paintings):
-            files[f"style-{i}"] = await _upload(up, f"painting {i + 1}", config)
-            names["styles"].append(_name(up, f"painting {i + 1}"))
-        if masks:
-            names["masks"] = []
-            for i, up in enumerate(masks):
-                files[f"mask-{i}"] = await _upload(up, f"mask {i + 1}", config, mask=True)
-                names["masks"].append(_name(up, f"mask {i + 1}"))
-        pixels = await asyncio.to_thread(_check_job, files, names, s)
-        _check_room(store, config, client)
-        job_id = uuid.uuid4().hex
-        store.add(JobRow(job_id, client, "queued", time.time(), None, None, s.to_dict(), names,
-                         0, s.steps, None, pixels), files)
-        runner.changed()
-        return {"id": job_id, **_urls(job_id)}
-
-    @app.get("/jobs/{job_id}")
-    def status(job_id: str, request: Request) -> dict:
-        """The job: queued (place in line, estimated start), running (step, losses, estimated
-        end), done, failed (with its reason) or cancelled."""
-        return {**runner.status(_own(store, job_id, request)), **_urls(job_id)}
-
-    @app.get("/jobs/{job_id}/events")
-    async def events(job_id: str, request: Request):
-        """Server-sent events: the job's state each time it changes, the last one ended."""
-        from sse_starlette.sse import EventSourceResponse
-
-        _own(store, job_id, request)
-
-        async def stream():
-            version, last = -1, None
-            while True:
-                row = store.get(job_id)
-                if row is None:
-                    return
-                state = runner.status(row)
-                shown = {k: v for k, v in state.items() if k not in ("estimated_start", "estimated_end")}
-                if shown != last:
-                    last = shown
-                    yield {"event": state["state"], "data": json.dumps(state)}
-                if row.state in ENDED:
-                    return
-                if await request.is_disconnected():
-                    return
-                version = await asyncio.to_thread(runner.wait, version, 1.0)
-
-        return EventSourceResponse(stream(), ping=15)
-
-    @app.get("/jobs/{job_id}/preview")
-    def preview(job_id: str, request: Request) -> Response:
-        """The latest preview of a running job (the best picture so far)."""
-        _own(store, job_id, request)
-        data = store.read(job_id, "preview.png") or store.read(job_id, "result.png")
-        if data is None:
-            raise HTTPProblem(404, f"job {job_id}", "has no preview yet",
-                              "ask again once it is running")
-        return Response(data, media_type="image/png")
-
-    @app.get("/jobs/{job_id}/result")
-    def result(job_id: str, request: Request) -> Response:
-        """The picture, a PNG carrying its settings record like any brushwork output."""
-        row = _own(store, job_id, request)
-        data = store.read(job_id, "result.png")
-        if data is None:
-            raise HTTPProblem(409, f"job {job_id}", f"has no result ({row.state})",
-                              "wait for it to end (GET /jobs/ID/events)")
-        return Response(data, media_type="image/png", headers={
-            "Content-Disposition": f'attachment; filename="brushwork-{job_id[:8]}.png"'})
-
-    @app.post("/jobs/{job_id}/cancel")
-    def cancel(job_id: str, request: Request) -> dict:
-        """Stop the job at its next step; a running one keeps its best picture as its result."""
-        _own(store, job_id, request)
-        runner.cancel(job_id)
-        return {**runner.status(store.get(job_id)), **_urls(job_id)}
-
+    app.include_router(router)
     return app
+
+
+router = APIRouter()
+
+
+def _state(request: Request) -> tuple[Store, Runner, ServeConfig]:
+    st = request.app.state
+    return st.store, st.runner, st.config
+
+
+@router.get("/health")
+def health() -> dict:
+    return {"ok": True, "version": __version__}
+
+@router.post("/jobs", status_code=201)
+async def submit(request: Request, photo: UploadFile = File(...),
+                 paintings: list[UploadFile] = File(...),
+                 masks: list[UploadFile] | None = File(None),
+                 settings: str = Form("{}")) -> dict:
+    """Queue a job: a photo, one or more paintings (and one mask per painting, optional),
+    and settings as a JSON object of `Settings` fields (unset ones keep their defaults)."""
+    store, runner, config = _state(request)
+    client = request.state.client
+    s = _settings(settings, config)
+    files = {"content": await _upload(photo, "photo", config)}
+    names: dict[str, Any] = {"content": _name(photo, "photo"), "styles": [], "masks": None}
+    for i, up in enumerate(paintings):
+        files[f"style-{i}"] = await _upload(up, f"painting {i + 1}", config)
+        names["styles"].append(_name(up, f"painting {i + 1}"))
+    if masks:
+        names["masks"] = []
+        for i, up in enumerate(masks):
+            files[f"mask-{i}"] = await _upload(up, f"mask {i + 1}", config, mask=True)
+            names["masks"].append(_name(up, f"mask {i + 1}"))
+    pixels = await asyncio.to_thread(_check_job, files, names, s)
+    _check_room(store, config, client)
+    job_id = uuid.uuid4().hex
+    store.add(JobRow(job_id, client, "queued", time.time(), None, None, s.to_dict(), names,
+                     0, s.steps, None, pixels), files)
+    runner.changed()
+    return {"id": job_id, **_urls(job_id)}
+
+@router.get("/jobs/{job_id}")
+def status(job_id: str, request: Request) -> dict:
+    """The job: queued (place in line, estimated start), running (step, losses, estimated
+    end), done, failed (with its reason) or cancelled."""
+    store, runner, _ = _state(request)
+    return {**runner.status(_own(store, job_id, request)), **_urls(job_id)}
+
+@router.get("/jobs/{job_id}/events")
+async def events(job_id: str, request: Request):
+    """Server-sent events: the job's state each time it changes, the last one ended."""
+    from sse_starlette.sse import EventSourceResponse
+
+    store, runner, _ = _state(request)
+    _own(store, job_id, request)
+
+    async def stream():
+        version, last = -1, None
+        while True:
+            row = store.get(job_id)
+            if row is None:
+                return
+            state = runner.status(row)
+            shown = {k: v for k, v in state.items() if k not in ("estimated_start", "estimated_end")}
+            if shown != last:
+                last = shown
+                yield {"event": state["state"], "data": json.dumps(state)}
+            if row.state in ENDED:
+                return
+            if await request.is_disconnected():
+                return
+            version = await asyncio.to_thread(runner.wait, version, 1.0)
+
+    return EventSourceResponse(stream(), ping=15)
+
+@router.get("/jobs/{job_id}/preview")
+def preview(job_id: str, request: Request) -> Response:
+    """The latest preview of a running job (the best picture so far)."""
+    store, _, _ = _state(request)
+    _own(store, job_id, request)
+    data = store.read(job_id, "preview.png") or store.read(job_id, "result.png")
+    if data is None:
+        raise HTTPProblem(404, f"job {job_id}", "has no preview yet",
+                          "ask again once it is running")
+    return Response(data, media_type="image/png")
+
+@router.get("/jobs/{job_id}/result")
+def result(job_id: str, request: Request) -> Response:
+    """The picture, a PNG carrying its settings record like any brushwork output."""
+    store, _, _ = _state(request)
+    row = _own(store, job_id, request)
+    data = store.read(job_id, "result.png")
+    if data is None:
+        raise HTTPProblem(409, f"job {job_id}", f"has no result ({row.state})",
+                          "wait for it to end (GET /jobs/ID/events)")
+    return Response(data, media_type="image/png", headers={
+        "Content-Disposition": f'attachment; filename="brushwork-{job_id[:8]}.png"'})
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel(job_id: str, request: Request) -> dict:
+    """Stop the job at its next step; a running one keeps its best picture as its result."""
+    store, runner, _ = _state(request)
+    _own(store, job_id, request)
+    runner.cancel(job_id)
+    return {**runner.status(store.get(job_id)), **_urls(job_id)}
 
 
 # ---- checks, each an HTTPProblem with its status ----------------------------------------------

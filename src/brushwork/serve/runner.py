@@ -15,8 +15,9 @@ from .store import ENDED, JobRow, Store
 # Seconds per output pixel per step before any job has been timed here: 2.6 s per step at
 # 512x384 on a 2-core laptop CPU (docs/performance.md); replaced by what this server measures.
 DEFAULT_SECONDS_PER_PIXEL_STEP = 2.6 / (512 * 384)
-# A running job's step is written to the store at most this often (it is in memory meanwhile).
-STORE_EVERY = 1.0
+# A running job's step is written to the store, and told to listeners, at most this often
+# (it is in memory meanwhile).
+STORE_EVERY = 0.5
 # A job whose worker died this many times fails, with the reason (it may be what kills it).
 ATTEMPTS = 2
 
@@ -179,9 +180,12 @@ class Runner:
                 kind = ev["kind"]
                 if kind == "step":
                     self._live[job_id].update(step=ev["step"], losses=ev["losses"])
-                    if time.monotonic() - stored > STORE_EVERY:
-                        stored = time.monotonic()
-                        self.store.update(job_id, step=ev["step"])
+                    if time.monotonic() - stored < STORE_EVERY:
+                        # Told (and stored) at most every STORE_EVERY: every listener wakes
+                        # on a change, and small steps come dozens a second.
+                        continue
+                    stored = time.monotonic()
+                    self.store.update(job_id, step=ev["step"])
                 elif kind == "preview":
                     images.write_atomic(self.store.path(job_id, "preview.png"), ev["png"])
                 else:
