@@ -7,6 +7,7 @@ SIGTERM keep what was painted and exit 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -41,3 +42,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrushworkError as e:
         print(f"brushwork: {e}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # `brushwork info out.png | head`: the reader left, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
