@@ -42,7 +42,8 @@ def test_widgets_take_their_defaults_from_the_dataclass():
     for name in ("optimizer", "pooling", "preserve_color", "init", "weights"):
         box = _by_key(at.selectbox, name)
         assert box.value == defaults[name]
-        assert list(box.options) == list(dataclasses.fields(Settings)[[f.name for f in dataclasses.fields(Settings)].index(name)].metadata["choices"])
+        choices = next(f for f in dataclasses.fields(Settings) if f.name == name).metadata["choices"]
+        assert list(box.options) == widgets.runnable(name, list(choices))[0]
     assert any("Running on" in c.value and _device().type in c.value for c in at.sidebar.caption)
 
 
@@ -68,6 +69,8 @@ def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     from io import BytesIO
     assert max(Image.open(BytesIO(results[0]["png"])).size) == 48
     assert any("Done in" in m.value for m in at.success)
+    # named after its photo and painting, in characters every file system takes
+    assert results[0]["file_name"] == "Tübingen_example__The_Starry_Night_van_Gogh.png"
     # the result stays on the page when a widget changes
     _by_key(at.number_input, "seed").set_value(3)
     at.run()
@@ -75,18 +78,28 @@ def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     assert any(b.label.startswith("Download PNG") for b in at.get("download_button"))
 
 
-def test_the_device_widget_is_honoured():
+def test_options_this_server_cannot_run_are_not_offered_and_say_why():
     import torch
 
-    missing = [d for d, ok in (("cuda", torch.cuda.is_available()),
-                               ("mps", torch.backends.mps.is_available())) if not ok]
-    if not missing:
-        pytest.skip("every device is present here")
     at = _app()
-    _by_key(at.selectbox, "device").set_value(missing[0])
-    at.run()
-    assert any(f"--device {missing[0]}" in e.value for e in at.error)  # checked, not ignored
-    assert at.button[0].disabled
+    device = _by_key(at.selectbox, "device")
+    precision = _by_key(at.selectbox, "precision")
+    assert ("cuda" in device.options) == torch.cuda.is_available()
+    assert ("mps" in device.options) == torch.backends.mps.is_available()
+    assert ("bf16" in precision.options) == torch.cuda.is_available()
+    if not torch.cuda.is_available():  # this CPU machine: the reason is in the help
+        assert "not on this server: cuda" in device.help and "bf16" in precision.help
+    for option in device.options:  # every one offered runs: no error, Start enabled
+        device.set_value(option)
+        at.run()
+        assert not at.error and not at.button[0].disabled, option
+
+
+def test_stop_with_nothing_painting_says_so():
+    at = _app()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert any("nothing to stop" in m.value for m in at.info)
+    assert not any("Kept the picture" in m.value for m in at.info)
 
 
 # ---- the run queue: one run at a time, first come first served, never stuck -----------------

@@ -10,7 +10,7 @@ from PIL import Image
 
 from . import canvas
 from .queue import RunQueue, turn
-from .widgets import image_types, load_inputs, settings_sidebar, style_inputs
+from .widgets import download_name, image_types, load_inputs, settings_sidebar, style_inputs
 
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
@@ -49,12 +49,17 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
     if stop.button("Stop", use_container_width=True):
         # Streamlit starts this rerun while the interrupted run is still unwinding: keep its
         # latest step from here (the run also keeps it on its way out; same entry either way).
+        # A run was going: `painting` is cleared only when a run ends by itself, never by the
+        # interruption a Stop click is (which may unwind before or after this rerun starts).
+        stopped = state.pop("painting", None) is not None or "cluster_job" in state
         if "keep_latest" in state:
             state.pop("keep_latest")()
         if runner is not None and "cluster_job" in state:
             _stop_on_cluster(st, state, runner)
-        if state.results:
+        if stopped and state.results:
             st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
+        elif not stopped:
+            st.info("Nothing is being painted, so there is nothing to stop.")
 
     if start and settings is not None:
         if masks:  # paintings given no region (painted mode) sit this run out
@@ -102,6 +107,7 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
     run_id = f"run-{time.time_ns()}"
     keep = functools.partial(_keep, state, settings, content, styles, run_id, masks)
     last = None
+    state["painting"] = run_id
     try:
         with turn(st, queue, model_for, settings, device) as model:
             started = time.monotonic()
@@ -110,12 +116,15 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
                                            masks=[m.im for m in masks] if masks else None)
             for last in _show(st, state, steps, settings, keep):
                 pass
+        state.pop("painting", None)
         return f"Done in {time.monotonic() - started:.0f} s."
     except brushwork.DivergenceError as e:
+        state.pop("painting", None)
         keep(e.image, e.step)
         last = None
         return f"{e}. Kept the best picture (step {e.step})."
     except brushwork.BrushworkError as e:
+        state.pop("painting", None)
         st.error(str(e))
         return None
     finally:
@@ -170,7 +179,7 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
     from brushwork.app import cluster
 
     job = cluster.submit(runner, _session(st), settings, content, styles, masks)
-    state.cluster_job = job
+    state["cluster_job"] = job
     status, progress, preview = st.empty(), st.empty(), st.empty()
     shown_preview = 0.0
     began = time.monotonic()
@@ -202,7 +211,8 @@ def _cluster_result(st, state, runner, job: str, content, styles, began: float) 
     step = row.step
     n = len(state.results) + 1
     state.results.append({
-        "id": job, "png": data, "step": step, "photo": content.im, "file_name": f"brushwork-{n}.png",
+        "id": job, "png": data, "step": step, "photo": content.im,
+        "file_name": download_name(content.name, [s.name for s in styles]),
         "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}"})
     return (f"Done in {time.monotonic() - began:.0f} s." if row.state == "done"
             else f"Stopped. Kept the picture at step {step}.")
@@ -247,7 +257,7 @@ def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> 
     entry = {
         "id": run_id, "png": encode_image(image, "PNG", record), "step": step,
         "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
-        "file_name": f"brushwork-{n}.png", "photo": content.im,
+        "file_name": download_name(content.name, [s.name for s in styles]), "photo": content.im,
     }
     if same:
         state.results[same[0]] = entry

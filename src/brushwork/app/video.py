@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import MAX_UPLOAD_MB
 from .queue import RunQueue, turn
-from .widgets import settings_sidebar, style_inputs
+from .widgets import download_name, settings_sidebar, style_inputs
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi"]
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 6 minutes on a 2-core CPU
@@ -118,7 +118,8 @@ def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit
                                    [file_record(s.name, s.data) for s in styles]),
                       "video": vsettings.to_dict(), "fps": str(source["rate"])}
             run = {"frames": [], "rate": source["rate"], "info": source["info"],
-                   "record": record, "name": Path(source["name"]).stem, "finished": False}
+                   "record": record, "name": Path(source["name"]).stem, "finished": False,
+                   "styles": [s.name for s in styles]}
             state["video_run"] = run
             state.pop("video_result", None)
             frames = brushwork.iter_stylize_video(video, [s.im for s in styles], settings,
@@ -176,5 +177,6 @@ def _finish(state, run: dict) -> None:
         videoio.write_mp4(pictures, out, run["rate"], audio=info, record=run["record"], times=times)
         data = out.read_bytes()
     run["finished"] = True
-    state["video_result"] = {"mp4": data, "file_name": f"brushwork-{run['name']}.mp4",
+    state["video_result"] = {"mp4": data, "file_name": download_name(
+                                 run["name"], run.get("styles", []), ".mp4"),
                              "frames": len(pictures)}

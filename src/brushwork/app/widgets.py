@@ -102,8 +102,10 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None =
         text = st.text_input(label, " ".join(default), help=meta["help"], key=key)
         return tuple(text.split())
     if "choices" in meta:
-        choices = list(meta["choices"])
-        return st.selectbox(label, choices, index=choices.index(default), help=meta["help"], key=key)
+        choices, missing = runnable(name, list(meta["choices"]))
+        help_ = meta["help"] + (f" (not on this server: {', '.join(missing)})" if missing else "")
+        index = choices.index(default) if default in choices else 0
+        return st.selectbox(label, choices, index=index, help=help_, key=key)
     from brushwork.settings import field_type
 
     base, _ = field_type(name, cls) if cls else field_type(name)
@@ -114,6 +116,28 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None =
     return st.number_input(label, min_value=float(lo), max_value=float(hi),
                            value=None if default is None else float(default), format="%g",
                            step=meta.get("step"), help=meta["help"], key=key, placeholder="auto")
+
+
+def runnable(name: str, choices: list[str]) -> tuple[list[str], list[str]]:
+    """(the choices this server can run, those it cannot): a GPU that is not here, bf16 off
+    CUDA, weights that would need a download. The app offers only the first."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    gone = {"device": {"cuda": not cuda, "mps": not torch.backends.mps.is_available()},
+            "precision": {"bf16": not cuda},
+            "weights": {"torchvision": not _torchvision_cached()}}.get(name, {})
+    return [c for c in choices if not gone.get(c)], [c for c in choices if gone.get(c)]
+
+
+def _torchvision_cached() -> bool:
+    from pathlib import Path
+
+    import torch
+
+    from brushwork.weights import TORCHVISION_FILE
+
+    return (Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE).is_file()
 
 
 def load_inputs(st, uploads, fallback) -> list["Input"]:
@@ -175,3 +199,15 @@ def estimate(size, steps, device) -> str | None:
     if not plan.fits:
         notes.append(f"{w}x{h} needs more memory than this machine has free; pick a smaller size.")
     return " ".join(notes) or None
+
+
+def download_name(content: str, styles: list[str], suffix: str = ".png") -> str:
+    """A download's file name from its inputs' names: photo__painting.png, in characters
+    every file system takes (not brushwork-1.png)."""
+    import re
+    from pathlib import PurePath
+
+    def stem(name: str) -> str:
+        return re.sub(r"[^\w.-]+", "_", PurePath(name).stem).strip("._") or "picture"
+
+    return stem(content) + (f"__{'+'.join(stem(s) for s in styles)}" if styles else "") + suffix
