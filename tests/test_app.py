@@ -95,11 +95,23 @@ def test_options_this_server_cannot_run_are_not_offered_and_say_why():
         assert not at.error and not at.button[0].disabled, option
 
 
-def test_stop_with_nothing_painting_says_so():
+def test_stop_is_offered_only_while_a_picture_paints():
     at = _app()
-    next(b for b in at.button if b.label == "Stop").click().run()
-    assert any("nothing to stop" in m.value for m in at.info)
+    stop = next(b for b in at.button if b.label == "Stop")
+    start = next(b for b in at.button if b.label == "Start painting")
+    assert stop.disabled and not start.disabled  # nothing to stop: nothing said about a picture
     assert not any("Kept the picture" in m.value for m in at.info)
+
+
+def test_a_run_ended_by_anything_but_stop_unlocks_the_page_and_says_so():
+    """A reload or a closed tab ends a run without Stop: the next page says so and is
+    unlocked, instead of starting the run again or staying locked."""
+    at = _app()
+    at.session_state["run_request"] = {"started": True}
+    at.run()
+    assert not at.exception, at.exception
+    assert "run_request" not in at.session_state
+    assert next(b for b in at.button if b.label == "Start painting").disabled is False
 
 
 # ---- the run queue: one run at a time, first come first served, never stuck -----------------

@@ -124,7 +124,7 @@ def test_upload_run_preview_download(server, browser, tmp_path):
     _set_number(page, "Steps", 8)
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=180_000)
-    page.get_by_text("Step 8/8").first.wait_for()
+    page.get_by_text("the_scream.jpg, step 8").first.wait_for()  # the result's caption
     page.screenshot(path=str(ARTIFACTS / "app-result.png"), full_page=True)
     saved = _download(page, tmp_path / "download.png")
     im = Image.open(saved)
@@ -172,6 +172,11 @@ def test_stop_keeps_the_latest_picture(server, browser):
     progress = page.get_by_text(re.compile(r"Step \d+/100000 ·")).first
     progress.wait_for(timeout=120_000)
     seen = int(re.search(r"Step (\d+)/100000", progress.inner_text()).group(1))
+    # While it paints, nothing that would end it can be changed: the settings, the inputs and
+    # Start are locked, and Start says what is happening.
+    assert page.get_by_label("Size", exact=True).is_disabled()
+    assert page.get_by_label("Steps", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Painting ...").is_disabled()
     page.get_by_role("button", name="Stop").click()
     message = page.get_by_text("Stopped. Kept the picture at step")
     message.wait_for()
@@ -179,7 +184,8 @@ def test_stop_keeps_the_latest_picture(server, browser):
     assert seen <= kept < 100000  # the latest picture, not an older preview
     page.get_by_role("button", name="Download PNG (settings embedded)").wait_for()
     page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
-    # the server is free again: a new run starts and finishes
+    # the server is free again, the page unlocked: a new run starts and finishes
+    assert not page.get_by_label("Steps", exact=True).is_disabled()
     _set_number(page, "Steps", 2)
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=120_000)

@@ -21,72 +21,98 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
     from brushwork import examples
     from brushwork.device import resolve_device
 
+    # While a picture paints, everything that would end the run if changed is locked: a
+    # Streamlit widget's change reruns the page, which ends the run in progress.
+    request = state.get("run_request")
+    if request is not None and request["started"] and not state.get("stop_button"):
+        # The run was ended by something else than Stop (a reload, a closed tab): say so and
+        # unlock, rather than start it again.
+        _stop(st, state, runner, "The run was interrupted")
+        request = None
+    locked = request is not None
+
     # ---- inputs --------------------------------------------------------------------------
     left, right = st.columns(2)
     with left:
         st.subheader("Photo")
-        upload = st.file_uploader("Upload a photo", type=image_types(), key="content_upload")
+        upload = st.file_uploader("Upload a photo", type=image_types(), key="content_upload",
+                                  disabled=locked)
         content = load_inputs(st, [upload] if upload else [], [("Tübingen (example)", examples.CONTENT)])
-    styles = style_inputs(st, right)
+    styles = style_inputs(st, right, locked)
     if content:
         left.image(content[0].im, caption=content[0].name, width=280)
 
     # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
     masks = None
-    if content and styles:
+    if content and styles and not locked:
         with st.expander("Regions: a different painting in each part, parts kept as the photo"):
             masks = canvas.regions(st, content[0], styles)
 
     # ---- settings, built from the dataclass ------------------------------------------------
-    settings, _ = settings_sidebar(st, device, defaults, len(styles))
+    settings, _ = settings_sidebar(st, device, defaults, len(styles), locked=locked)
     if settings is not None:
         device = resolve_device(settings.device)  # the Device widget's choice, checked
 
     # ---- run -----------------------------------------------------------------------------
     go, stop = st.columns([1, 1])
-    start = go.button("Start painting", type="primary", disabled=not (content and styles and settings),
+    start = go.button("Painting ..." if locked else "Start painting", type="primary",
+                      disabled=locked or not (content and styles and settings),
                       use_container_width=True)
-    if stop.button("Stop", use_container_width=True):
-        # Streamlit starts this rerun while the interrupted run is still unwinding: keep its
-        # latest step from here (the run also keeps it on its way out; same entry either way).
-        # A run was going: `painting` is cleared only when a run ends by itself, never by the
-        # interruption a Stop click is (which may unwind before or after this rerun starts).
-        stopped = state.pop("painting", None) is not None or "cluster_job" in state
-        if "keep_latest" in state:
-            state.pop("keep_latest")()
-        if runner is not None and "cluster_job" in state:
-            _stop_on_cluster(st, state, runner)
-        if stopped and state.results:
-            st.info(f"Stopped. Kept the picture at step {state.results[-1]['step']}.")
-        elif not stopped:
-            st.info("Nothing is being painted, so there is nothing to stop.")
-
-    if start and settings is not None:
+    if stop.button("Stop", use_container_width=True, disabled=not locked, key="stop_button"):
+        _stop(st, state, runner, "Stopped")
+        st.rerun()  # unlock the page
+    elif start and settings is not None:
         if masks:  # paintings given no region (painted mode) sit this run out
             used = [i for i, m in enumerate(masks) if max(m.im.getextrema()) > 0]
             styles, masks = [styles[i] for i in used], [masks[i] for i in used]
             if settings.style_blend:
                 settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
+        # Drawn again locked, then painted: the run's settings are these, whatever follows.
+        state["run_request"] = {"settings": settings, "device": device, "content": content[0],
+                                "styles": styles, "masks": masks, "started": False}
+        st.rerun()
+    elif locked:
+        request["started"] = True
         if runner is None:
-            note = run(st, state, queue, model_for, settings, device, content[0], styles, masks)
+            note = run(st, state, queue, model_for, request["settings"], request["device"],
+                       request["content"], request["styles"], request["masks"])
         else:
-            note = run_on_cluster(st, state, runner, settings, content[0], styles, masks)
-        if note:
-            st.success(note)
+            note = run_on_cluster(st, state, runner, request["settings"], request["content"],
+                                  request["styles"], request["masks"])
+        state.pop("run_request", None)
+        if note:  # (an error has put its own note)
+            state["note"] = ("success", note)
+        st.rerun()  # unlock the page
+    kept = state.pop("note", None)
+    if kept:
+        getattr(st, kept[0])(kept[1])
+    _results(st, state, locked)
 
-    _results(st, state)
+
+def _stop(st, state, runner, what: str) -> None:
+    """The run in progress ends here: its latest picture kept, the page unlocked."""
+    state.pop("run_request", None)
+    # Streamlit starts this rerun while the interrupted run is still unwinding: keep its latest
+    # step from here (the run also keeps it on its way out; same entry either way).
+    if "keep_latest" in state:
+        state.pop("keep_latest")()
+    if runner is not None and "cluster_job" in state:
+        _stop_on_cluster(st, state, runner)
+    if state.results:
+        state["note"] = ("info", f"{what}. Kept the picture at step {state.results[-1]['step']}.")
 
 
-def _results(st, state) -> None:
+def _results(st, state, locked: bool = False) -> None:
     """The latest picture with its before/after and download, then the session's others."""
     if state.results:
         latest = state.results[-1]
         st.subheader("Result")
         st.image(latest["png"], caption=latest["caption"])
         if latest.get("photo") is not None:
-            _compare(st, latest)
+            _compare(st, latest, locked)
         st.download_button("Download PNG (settings embedded)", latest["png"],
-                           file_name=latest["file_name"], mime="image/png", key="download_latest")
+                           file_name=latest["file_name"], mime="image/png", key="download_latest",
+                           on_click="ignore")  # a download must not rerun (and end) a run
         if len(state.results) > 1:
             st.subheader("This session's pictures")
             cols = st.columns(4)
@@ -94,7 +120,8 @@ def _results(st, state) -> None:
                 with cols[i % 4]:
                     st.image(r["png"], caption=r["caption"])
                     st.download_button("Download", r["png"], file_name=r["file_name"],
-                                       mime="image/png", key=f"download_{r['id']}")
+                                       mime="image/png", key=f"download_{r['id']}",
+                                       on_click="ignore")
 
 
 def run(st, state, queue: RunQueue, model_for, settings, device, content, styles,
@@ -107,7 +134,6 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
     run_id = f"run-{time.time_ns()}"
     keep = functools.partial(_keep, state, settings, content, styles, run_id, masks)
     last = None
-    state["painting"] = run_id
     try:
         with turn(st, queue, model_for, settings, device) as model:
             started = time.monotonic()
@@ -116,16 +142,13 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
                                            masks=[m.im for m in masks] if masks else None)
             for last in _show(st, state, steps, settings, keep):
                 pass
-        state.pop("painting", None)
         return f"Done in {time.monotonic() - started:.0f} s."
     except brushwork.DivergenceError as e:
-        state.pop("painting", None)
         keep(e.image, e.step)
         last = None
         return f"{e}. Kept the best picture (step {e.step})."
     except brushwork.BrushworkError as e:
-        state.pop("painting", None)
-        st.error(str(e))
+        state["note"] = ("error", str(e))  # shown once the page is unlocked
         return None
     finally:
         # A Stop click interrupts the script at the next Streamlit call, which lands here:
@@ -206,7 +229,8 @@ def _cluster_result(st, state, runner, job: str, content, styles, began: float) 
     row = runner.store.get(job)
     data = runner.store.read(job, "result.png")
     if row is None or data is None:
-        st.error((row.error if row is not None else None) or "The job ended without a picture.")
+        state["note"] = ("error", (row.error if row is not None else None)
+                         or "The job ended without a picture.")
         return None
     step = row.step
     n = len(state.results) + 1
@@ -265,14 +289,15 @@ def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> 
         state.results.append(entry)
 
 
-def _compare(st, latest: dict) -> None:
+def _compare(st, latest: dict, locked: bool = False) -> None:
     """Before and after: the photo left of the slider, the picture right of it. Drawn here
     rather than with a comparison component: the one on PyPI (streamlit-image-comparison)
     loads its script from a CDN, which an offline server cannot reach."""
     import io
 
     after = Image.open(io.BytesIO(latest["png"])).convert("RGB")
-    at = st.slider("Compare with the photo: drag to uncover it", 0, 100, 0, key="compare_at")
+    at = st.slider("Compare with the photo: drag to uncover it", 0, 100, 0, key="compare_at",
+                   disabled=locked)
     if at:
         before = latest["photo"].convert("RGB").resize(after.size)
         x = round(after.width * at / 100)

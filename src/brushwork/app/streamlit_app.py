@@ -55,7 +55,7 @@ def main() -> None:
         defaults.update(CPU_OVERRIDES)
 
     mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
-                    label_visibility="collapsed")
+                    label_visibility="collapsed", disabled="run_request" in state)
     if mode == "Video":
         video.page(st, state, run_queue(), model_for, device, defaults)
     else:

@@ -25,17 +25,17 @@ def image_types() -> list[str]:
     return [s[1:] for s in IMAGE_SUFFIXES]
 
 
-def style_inputs(st, column) -> list["Input"]:
+def style_inputs(st, column, locked: bool = False) -> list["Input"]:
     """The paintings: uploads, or the picked examples; shown under the column's heading."""
     from brushwork import examples
 
     with column:
         st.subheader("Style")
         uploads = st.file_uploader("Upload one or more paintings", accept_multiple_files=True,
-                                   type=image_types(), key="style_upload")
+                                   type=image_types(), key="style_upload", disabled=locked)
         picked = st.multiselect("or pick examples", list(examples.STYLES),
                                 default=[] if uploads else [next(iter(examples.STYLES))],
-                                disabled=bool(uploads))
+                                disabled=bool(uploads) or locked)
         styles = load_inputs(st, uploads or [], [(n, examples.STYLES[n]) for n in picked])
     if styles:
         cols = column.columns(min(len(styles), 4))
@@ -44,7 +44,8 @@ def style_inputs(st, column) -> list["Input"]:
     return styles
 
 
-def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = False):
+def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = False,
+                     locked: bool = False):
     """The sidebar's widgets, one per field of Settings (and of VideoSettings for a video),
     and the settings they make: (Settings or None, VideoSettings or None), None with the
     error shown when the values do not go together."""
@@ -65,11 +66,13 @@ def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = Fa
             with box:
                 if group == "video":
                     for f in dataclasses.fields(VideoSettings):
-                        video_values[f.name] = _widget(st, f, f.default, n_styles, VideoSettings)
+                        video_values[f.name] = _widget(st, f, f.default, n_styles, VideoSettings,
+                                                       locked)
                     continue
                 for f in dataclasses.fields(Settings):
                     if f.metadata["group"] == group:
-                        values[f.name] = _widget(st, f, defaults[f.name], n_styles)
+                        values[f.name] = _widget(st, f, defaults[f.name], n_styles,
+                                                 locked=locked)
         if not video:
             est = estimate(values.get("size", 256), values.get("steps", 100), device)
             if est:
@@ -84,9 +87,10 @@ def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = Fa
     return settings, vsettings
 
 
-def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None = None):
+def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None = None,
+            locked: bool = False):
     """One Streamlit widget for one field of Settings (or `cls`); returns its value (or
-    UNSET)."""
+    UNSET). `locked` while a picture paints: a change would end the run."""
     meta, name = f.metadata, f.name
     label = name.replace("_", " ").capitalize()
     key = f"setting_{name}"
@@ -94,28 +98,31 @@ def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None =
         if n_styles < 2:
             return ()
         st.caption("Style blend (normalised)")
-        return tuple(st.slider(f"Style {i + 1}", 0.0, 1.0, 1.0 / n_styles, 0.05, key=f"{key}_{i}")
+        return tuple(st.slider(f"Style {i + 1}", 0.0, 1.0, 1.0 / n_styles, 0.05, key=f"{key}_{i}",
+                               disabled=locked)
                      for i in range(n_styles))
     if name == "style_layer_weights":
         return UNSET
     if name in ("content_layers", "style_layers"):
-        text = st.text_input(label, " ".join(default), help=meta["help"], key=key)
+        text = st.text_input(label, " ".join(default), help=meta["help"], key=key,
+                             disabled=locked)
         return tuple(text.split())
     if "choices" in meta:
         choices, missing = runnable(name, list(meta["choices"]))
         help_ = meta["help"] + (f" (not on this server: {', '.join(missing)})" if missing else "")
         index = choices.index(default) if default in choices else 0
-        return st.selectbox(label, choices, index=index, help=help_, key=key)
+        return st.selectbox(label, choices, index=index, help=help_, key=key, disabled=locked)
     from brushwork.settings import field_type
 
     base, _ = field_type(name, cls) if cls else field_type(name)
     lo, hi = meta.get("min"), meta.get("max")
     if base is int:
         return st.number_input(label, min_value=lo, max_value=hi, value=default, step=1,
-                               help=meta["help"], key=key, placeholder="auto")
+                               help=meta["help"], key=key, placeholder="auto", disabled=locked)
     return st.number_input(label, min_value=float(lo), max_value=float(hi),
                            value=None if default is None else float(default), format="%g",
-                           step=meta.get("step"), help=meta["help"], key=key, placeholder="auto")
+                           step=meta.get("step"), help=meta["help"], key=key, placeholder="auto",
+                           disabled=locked)
 
 
 def runnable(name: str, choices: list[str]) -> tuple[list[str], list[str]]:
