@@ -8,8 +8,6 @@ import os
 import queue
 import tempfile
 import threading
-import time
-import uuid
 
 
 def start():
@@ -56,18 +54,13 @@ def _build():
 def submit(runner, client: str, settings, content, styles, masks) -> str:
     """Queue one picture; returns its job id."""
     from brushwork import images
-    from brushwork.serve.store import JobRow
 
     files = {"content": content.data, **{f"style-{i}": s.data for i, s in enumerate(styles)},
              **{f"mask-{i}": m.data for i, m in enumerate(masks or ())}}
     names = {"content": content.name, "styles": [s.name for s in styles],
              "masks": [m.name for m in masks] if masks else None}
     w, h = images.fit_size(*content.im.size, settings.size)
-    job_id = uuid.uuid4().hex
-    runner.store.add(JobRow(job_id, client, "queued", time.time(), None, None,
-                            settings.to_dict(), names, 0, settings.steps, None, w * h), files)
-    runner.changed()
-    return job_id
+    return runner.submit(client, settings, names, files, w * h)
 
 
 def follow(runner, job_id: str, seconds: float = 1.0):

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
-import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -125,10 +123,7 @@ async def submit(request: Request, photo: UploadFile = File(...),
             names["masks"].append(_name(up, f"mask {i + 1}"))
     pixels = await asyncio.to_thread(_check_job, files, names, s)
     _check_room(store, config, client)
-    job_id = uuid.uuid4().hex
-    store.add(JobRow(job_id, client, "queued", time.time(), None, None, s.to_dict(), names,
-                     0, s.steps, None, pixels), files)
-    runner.changed()
+    job_id = runner.submit(client, s, names, files, pixels)
     return {"id": job_id, **_urls(job_id)}
 
 @router.get("/jobs/{job_id}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any, Callable, Iterator
 
 from .. import images
@@ -87,6 +88,15 @@ class Runner:
         with self._cond:
             self._cond.wait_for(lambda: self.version != version or self._stopping, timeout)
             return self.version
+
+    def submit(self, client: str, settings, names: dict[str, Any], files: dict[str, bytes],
+               pixels: int) -> str:
+        """Queue a checked job (its inputs' names and bytes, its output's pixels); its id."""
+        job_id = uuid.uuid4().hex
+        self.store.add(JobRow(job_id, client, "queued", time.time(), None, None,
+                              settings.to_dict(), names, 0, settings.steps, None, pixels), files)
+        self.changed()
+        return job_id
 
     def cancel(self, job_id: str) -> None:
         row = self.store.get(job_id)
@@ -198,6 +208,7 @@ class Runner:
             if attempts < ATTEMPTS and not self._stopping:
                 self.store.update(job_id, state="queued", step=0, started=None)
             else:
+                self._attempts.pop(job_id, None)
                 self.store.update(job_id, state="failed", finished=time.time(),
                                   error=f"its worker failed ({type(e).__name__}: {e}"[:300] + ")")
         finally:
@@ -213,6 +224,7 @@ class Runner:
             # Stopped by the server, not by its owner: in line again for the next start.
             self.store.update(job_id, state="queued", step=0, started=None)
             return
+        self._attempts.pop(job_id, None)  # ended: its count of lost workers is done with
         if kind == "failed":
             self.store.update(job_id, state="failed", finished=time.time(), error=ev["error"])
             return
