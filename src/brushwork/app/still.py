@@ -44,7 +44,9 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
 
     # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
     masks = None
-    if content and styles and not locked:
+    if content and styles:
+        # Drawn while locked too: a canvas taken off the page mid-run sends a last value, and
+        # that rerun would end the run.
         with st.expander("Regions: a different painting in each part, parts kept as the photo"):
             masks = canvas.regions(st, content[0], styles)
 
