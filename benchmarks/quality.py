@@ -1,10 +1,11 @@
-"""Picture quality on pairs we did not tune on, with neural-style's yardstick.
+"""Picture quality on pairs we did not tune on: Wang et al.'s CF, GE and LP and neural-style's yardstick.
 
     python benchmarks/quality.py                       # every pair, default settings, 512 px
     python benchmarks/quality.py --pairs ref           # the three reference pairs only
     python benchmarks/quality.py --variant tv0 tv_weight=0 --variant paper style_norm=paper
 
-For each pair and variant: the yardstick's style and content distances (../shared/reference/
+For each pair and variant: content fidelity, global effects and local patterns (brushwork.metrics,
+higher is better), the yardstick's style and content distances (../shared/reference/
 README.md: Caffe VGG-19 with max pooling and no normalisation, everything at 512 px), the one
 number `sqrt(style/ref_style * content/ref_content)`, a speckle measure, the wall time and whether
 the run had to give up. Pairs with a neural-style picture are measured against it; the others
@@ -26,12 +27,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 import brushwork
 from brushwork import color, examples, images
-from brushwork.vgg import VGG19Features
-from brushwork.weights import load_weights
+from brushwork.metrics import Scorer
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent.parent / "shared" / "reference"
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # neural-style's published pictures, measured with this yardstick (reference README).
 REF_SCORES = {"starry": (0.0995, 1.00), "scream": (0.065, 0.66), "shipwreck": (0.0706, 0.53)}
 TYPICAL = (sum(s for s, _ in REF_SCORES.values()) / 3, sum(c for _, c in REF_SCORES.values()) / 3)
@@ -69,10 +68,11 @@ def _flat() -> Image.Image:
 
 
 def paintings() -> dict[str, Image.Image]:
-    scream = _ex("the_scream.jpg")
+    scream, starry = _ex("the_scream.jpg"), _ex("starry_night.jpg")
     w, h = scream.size
+    sw, sh = starry.size
     return {
-        "starry": _ex("starry_night.jpg"),
+        "starry": starry,
         "scream": scream,
         "shipwreck": _ex("shipwreck.jpg"),
         "matisse-portrait": _ex("woman_with_hat_matisse.jpg"),
@@ -84,6 +84,10 @@ def paintings() -> dict[str, Image.Image]:
         "huge-scream": scream.resize((w * 6000 // h, 6000), Image.Resampling.BICUBIC),
         "flat-ochre": _flat(),
         "strip-shipwreck": _ex("shipwreck.jpg").crop((0, 300, 1200, 420)),
+        # Paintings that invite pasting: a face filling most of the picture (a portrait photo
+        # used as the painting), and one strong object (the Starry Night's moon, cropped).
+        "astronaut-face": _photo("astronaut.jpg").crop((100, 0, 420, 340)),
+        "moon": starry.crop((int(sw * 0.72), 0, sw, int(sh * 0.42))),
     }
 
 
@@ -95,39 +99,16 @@ def photos() -> dict[str, Image.Image]:
 
 
 REF_PAIRS = [("tubingen", "starry"), ("tubingen", "scream"), ("tubingen", "shipwreck")]
+# The pairs where a painting's object was painted into the photo: a face, a moon over a tower.
+PASTE_PAIRS = [("tubingen", "astronaut-face"), ("tubingen", "moon"), ("hopper-portrait", "moon")]
 PAIRS = REF_PAIRS + [
     ("tubingen", "matisse-portrait"), ("tubingen", "shipwreck-grey"),
     ("astronaut", "starry"), ("chelsea", "scream-face"), ("coffee", "engraving-grey"),
     ("rocket-sky", "matisse-portrait"), ("hubble-night", "starry"),
     ("hopper-portrait", "shipwreck"), ("tubingen", "tiny-starry"), ("chelsea", "flat-ochre"),
     ("coffee", "strip-shipwreck"), ("rocket-sky", "huge-scream"), ("astronaut", "shipwreck-grey"),
+    *PASTE_PAIRS, ("rocket-sky", "astronaut-face"),
 ]
-
-
-# -- the yardstick --------------------------------------------------------------------------
-class Yardstick:
-    def __init__(self) -> None:
-        self.net = VGG19Features(load_weights("caffe"), [*STYLE_LAYERS, "relu4_2"], "max")
-
-    @torch.no_grad()
-    def _feats(self, im: Image.Image, size: tuple[int, int] | None = None):
-        size = size or images.fit_size(*im.size, 512)
-        return self.net(images.to_tensor(images.resize(im, size)))
-
-    @torch.no_grad()
-    def distances(self, out: Image.Image, photo: Image.Image, painting: Image.Image):
-        fo = self._feats(out)
-        size = images.fit_size(*out.size, 512)
-        fp, fs = self._feats(photo, size), self._feats(painting)
-        content = float(((fo["relu4_2"] - fp["relu4_2"]) ** 2).mean() / (fp["relu4_2"] ** 2).mean())
-
-        def g(f):
-            m = f[0].reshape(f.shape[1], -1)
-            return m @ m.T / m.shape[1]
-
-        style = sum(float(((g(fo[k]) - g(fs[k])) ** 2).sum() / (g(fs[k]) ** 2).sum())
-                    for k in STYLE_LAYERS) / len(STYLE_LAYERS)
-        return style, content
 
 
 def speckle(im: Image.Image) -> float:
@@ -159,7 +140,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=None, help="default: the Settings default")
-    ap.add_argument("--pairs", default="all", help="all, ref, or comma-separated photo:painting")
+    ap.add_argument("--pairs", default="all",
+                    help="all, ref, paste, tune (ref + 2 paste), or comma-separated photo:painting")
     ap.add_argument("--variant", nargs="+", action="append", metavar=("NAME", "FIELD=VALUE"),
                     help="a named variant: Settings overrides (repeatable)")
     ap.add_argument("--no-default", action="store_true", help="run only the named variants")
@@ -168,7 +150,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairs = {"all": PAIRS, "ref": REF_PAIRS}.get(args.pairs) or [
+    pairs = {"all": PAIRS, "ref": REF_PAIRS, "paste": PASTE_PAIRS,
+             "tune": REF_PAIRS + PASTE_PAIRS[:2]}.get(args.pairs) or [
         tuple(p.split(":")) for p in args.pairs.split(",")]
     variants = [] if args.no_default else [("default", {})]
     for v in args.variant or []:
@@ -183,11 +166,11 @@ def main() -> int:
     if args.steps:
         base = base.replace(steps=args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
-    ruler, phs, pts = Yardstick(), photos(), paintings()
+    ruler, phs, pts = Scorer(), photos(), paintings()
     refs = {p: brushwork.load_image(REFERENCE / f"jns_tubingen_{p}.png")
             for _, p in REF_PAIRS if (REFERENCE / f"jns_tubingen_{p}.png").exists()}
-    print(f"| pair | variant | style | content | one number | speckle | s | note |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| pair | variant | CF | GE | LP | style | content | one number | speckle | s | note |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     sheet, summary = [], {name: [] for name, _ in variants}
     for photo_name, painting_name in pairs:
         photo, painting = phs[photo_name], pts[painting_name]
@@ -195,8 +178,10 @@ def main() -> int:
         cells = [("photo", photo), (f"painting {painting_name}", painting)]
         if photo_name == "tubingen" and painting_name in refs:
             ref_im = refs[painting_name]
-            s, c = ruler.distances(ref_im, photo, painting)
-            print(f"| {photo_name} x {painting_name} | neural-style | {s:.4f} | {c:.3f} | "
+            m = ruler.score(ref_im, photo, painting)
+            s, c = m.style_dist, m.content_dist
+            print(f"| {photo_name} x {painting_name} | neural-style | {m.cf:.3f} | {m.ge:.3f} | "
+                  f"{m.lp:.3f} | {s:.4f} | {c:.3f} | "
                   f"{math.sqrt(s / ref_s * c / ref_c):.2f} | {speckle(ref_im):.2f} | | reference |")
             cells.append(("neural-style", ref_im))
         for name, changes in variants:
@@ -218,19 +203,24 @@ def main() -> int:
             seconds = time.perf_counter() - start
             for k, v in saved.items():
                 setattr(transfer, k, v)
-            s, c = ruler.distances(out, photo, painting)
+            m = ruler.score(out, photo, painting)
+            s, c = m.style_dist, m.content_dist
             one = math.sqrt(s / ref_s * c / ref_c)
-            summary[name].append(one)
+            summary[name].append((one, m))
             out.save(args.out / f"{photo_name}__{painting_name}__{name}.png")
-            print(f"| {photo_name} x {painting_name} | {name} | {s:.4f} | {c:.3f} | {one:.2f} | "
+            print(f"| {photo_name} x {painting_name} | {name} | {m.cf:.3f} | {m.ge:.3f} | "
+                  f"{m.lp:.3f} | {s:.4f} | {c:.3f} | {one:.2f} | "
                   f"{speckle(out):.2f} | {seconds:.0f} | {note} |", flush=True)
             cells.append((f"{name} {one:.2f}", out))
         sheet.append((f"{photo_name} x {painting_name}", cells))
         contact_sheet(sheet, args.out / "contact-sheet.jpg")
-    for name, ones in summary.items():
+    for name, rows in summary.items():
+        ones = [one for one, _ in rows]
         geo = math.exp(sum(map(math.log, ones)) / len(ones))
-        print(f"\n{name}: geometric mean of the one number over {len(ones)} pairs: {geo:.2f}; "
-              f"worst {max(ones):.2f}", file=sys.stderr)
+        means = {k: sum(getattr(m, k) for _, m in rows) / len(rows) for k in ("cf", "ge", "lp")}
+        print(f"\n{name}: over {len(ones)} pairs mean CF {means['cf']:.3f} GE {means['ge']:.3f} "
+              f"LP {means['lp']:.3f}; one number geometric mean {geo:.2f}, worst {max(ones):.2f}",
+              file=sys.stderr)
     return 0
 
 

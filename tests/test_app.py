@@ -37,8 +37,12 @@ def test_widgets_take_their_defaults_from_the_dataclass():
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     if _device().type == "cpu":  # a CPU starts small; a GPU keeps the dataclass's defaults
         defaults.update(widgets.CPU_OVERRIDES)
-    for name in ("size", "steps", "content_weight", "style_weight", "tv_weight", "style_scale", "seed"):
+    for name in ("size", "steps", "content_weight", "tv_weight", "style_scale", "seed"):
         assert _by_key(at.number_input, name).value == defaults[name], name
+    # The style weight is the Strength slider in the app, at the default weight's 0.5.
+    assert _by_key(at.slider, "strength").value == 0.5
+    assert not [w for w in at.number_input if w.key == "setting_style_weight"]
+    assert _by_key(at.selectbox, "preset").value == "default"
     for name in ("optimizer", "pooling", "preserve_color", "init", "weights"):
         box = _by_key(at.selectbox, name)
         assert box.value == defaults[name]
@@ -50,10 +54,28 @@ def test_widgets_take_their_defaults_from_the_dataclass():
 def test_invalid_combination_shows_the_settings_error_and_disables_start():
     at = _app()
     _by_key(at.number_input, "content_weight").set_value(0.0)
-    _by_key(at.number_input, "style_weight").set_value(0.0)
+    _by_key(at.slider, "strength").set_value(0.0)
     at.run()
-    assert any("--style-weight" in e.value and "nothing to optimise" in e.value for e in at.error)
+    # in the page's words: the widget's label, not the command line's flag
+    assert any("**Strength**" in e.value and "nothing to optimise" in e.value
+               and "--" not in e.value for e in at.error)
     assert at.button[0].disabled
+
+
+def test_a_preset_sets_its_widgets_and_lands_in_the_record():
+    at = _app()
+    _by_key(at.selectbox, "preset").set_value("bold")
+    at.run()
+    strength = next(w for w in at.slider if w.key.startswith("setting_strength"))
+    scale = next(w for w in at.number_input if w.key.startswith("setting_style_scale"))
+    assert strength.value == 0.8 and scale.value == 1.5
+    _by_key(at.number_input, "size").set_value(48)
+    _by_key(at.number_input, "steps").set_value(3)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    record = brushwork.read_metadata(at.session_state["results"][0]["png"])["settings"]
+    assert record["preset"] == "bold" and record["strength"] == 0.8
+    assert record["style_scale"] == 1.5
 
 
 def test_a_tiny_run_produces_a_downloadable_png_with_settings():

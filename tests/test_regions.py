@@ -9,6 +9,9 @@ from brushwork import images, memory, prepare, regions, tiles, tiling
 from brushwork.cli import main
 from brushwork.errors import InputError
 from brushwork.losses import gram, relative_gram_loss
+from brushwork.statistics import statistic
+
+GRAM = statistic("gram")
 from brushwork.objective import Objective, Region
 from brushwork.settings import Settings
 
@@ -38,10 +41,11 @@ def test_an_all_white_mask_is_exactly_the_unguided_loss(model, photo, painting):
     white = torch.ones(1, 1, 72, 96)
     weights = dict(zip(s.style_layers, prepare.layer_weights((), s.style_layers)))
     common = dict(content_weight=1.0, style_weight=100.0, layer_weights=weights, tv_weight=300.0,
-                  gram_loss=relative_gram_loss, as_rgb=prepare.identity)
-    plain = Objective(targets, prepare.style_regions(grams, [1.0], None, s.style_layers, "avg"), **common)
-    guided = Objective(targets, prepare.style_regions(grams, [1.0], [white], s.style_layers, "avg"),
-                       **common)
+                  statistic=GRAM, as_rgb=prepare.identity)
+    plain = Objective(targets, prepare.style_regions(grams, [1.0], None, s.style_layers, "avg", GRAM),
+                      **common)
+    guided = Objective(targets, prepare.style_regions(grams, [1.0], [white], s.style_layers, "avg",
+                                                      GRAM), **common)
     assert guided.regions[0].masks is not None and plain.regions[0].masks is None
     x = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(0)))
     a_terms, a_grad = _evaluate(model, plain, x.clamp(0, 1).requires_grad_(True))

@@ -87,7 +87,8 @@ def _until(client: Client, job: str, predicate, what: str) -> dict:
 
 def test_a_job_end_to_end_with_events_in_order_and_its_record(tmp_path):
     with server(tmp_path / "data") as url, Client(url) as c:
-        job = c.submit(PHOTO, STARRY, {**SMALL, "seed": 3})
+        sent = {**SMALL, "seed": 3, "preset": "subtle", "strength": 0.7}
+        job = c.submit(PHOTO, STARRY, sent)
         events = list(c.events(job))
         states = [e["state"] for e in events]
         assert states[-1] == "done" and "running" in states
@@ -97,7 +98,9 @@ def test_a_job_end_to_end_with_events_in_order_and_its_record(tmp_path):
         assert all(e["total"] == 10 for e in events)
         data = c.result_bytes(job)
         record = images.read_metadata(data)
-        assert record["settings"] == Settings(**SMALL, seed=3).to_dict()  # what was sent
+        # what was sent: the preset's values with the typed ones over them, strength included
+        assert record["settings"] == Settings().with_options(sent).to_dict()
+        assert record["settings"]["preset"] == "subtle" and record["settings"]["strength"] == 0.7
         assert record["steps_done"] == 10
         assert moved_from_photo(Image.open(io.BytesIO(data)).convert("RGB")) > PAINTED
         doc = httpx.get(url + "/openapi.json").json()

@@ -43,17 +43,18 @@ def test_the_cheapest_cut_within_a_crop_size_is_chosen():
 
 
 def _objective(model, s: Settings, photo, painting, size, luminance=False):
+    stat = prepare.style_statistic(s, size, torch.device("cpu"))
     as_rgb = prepare.grey_to_rgb if luminance else prepare.identity
     content = images.to_tensor(images.resize(photo, size))
     content_in = brushwork.color.luminance(content) if luminance else content
     whole = memory.plan(*size, torch.device("cpu"))  # unknown memory: whole
-    targets, grams = prepare.targets(model, s, content, content_in, [painting], size, as_rgb,
-                                       whole)
+    targets, stats = prepare.targets(model, s, content, content_in, [painting], size, as_rgb,
+                                     whole, statistic=stat)
     weights = dict(zip(s.style_layers, prepare.layer_weights((), s.style_layers)))
-    regions = prepare.style_regions(grams, [1.0], None, s.style_layers, s.pooling)
+    regions = prepare.style_regions(stats, [1.0], None, s.style_layers, s.pooling, stat)
     return Objective(targets, regions, content_weight=s.content_weight, style_weight=s.style_weight,
                      layer_weights=weights, tv_weight=s.tv_weight, as_rgb=as_rgb,
-                     gram_loss=relative_gram_loss), content_in
+                     statistic=stat), content_in
 
 
 def _evaluate(model, objective, x, cut):

@@ -11,7 +11,7 @@ pytest.importorskip("cv2")
 import brushwork  # noqa: E402
 from brushwork import examples, flow, tiles, tiling, videoio  # noqa: E402
 from brushwork.objective import Objective, Region, Temporal  # noqa: E402
-from brushwork.losses import relative_gram_loss  # noqa: E402
+from brushwork.statistics import statistic  # noqa: E402
 
 from conftest import tiny, write_clip  # noqa: E402
 
@@ -73,7 +73,7 @@ def test_tiled_gradient_with_the_temporal_term_equals_the_whole(model):
              for k in ("relu1_1", "relu2_1")}
     obj = Objective({}, (Region(grams),), content_weight=0.0, style_weight=10.0,
                     layer_weights={"relu1_1": 0.5, "relu2_1": 0.5}, tv_weight=1.0,
-                    gram_loss=relative_gram_loss, as_rgb=lambda t: t,
+                    statistic=statistic("gram"), as_rgb=lambda t: t,
                     temporal=Temporal(target, c, 500.0))
 
     def grad(cut):

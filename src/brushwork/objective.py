@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
-from .losses import content_loss, gram, tv_sums
+from .losses import content_loss, tv_sums
 from .layers import factor
+from .statistics import Statistic
 from .tiles import positions
 from .tiling import Tile
 from .vgg import VGG19Features
@@ -21,10 +22,11 @@ from .vgg import VGG19Features
 
 @dataclass(frozen=True)
 class Region:
-    """Where a style applies: the painting's Gram matrix at each style layer, and the region's
-    mask at each layer's resolution over the whole picture (None: everywhere)."""
+    """Where a style applies: the painting's target at each style layer (its Gram matrix, or what
+    the style loss reads: brushwork.statistics), and the region's mask at each layer's resolution
+    over the whole picture (None: everywhere)."""
 
-    targets: Mapping[str, torch.Tensor]
+    targets: Mapping[str, Any]
     masks: Mapping[str, torch.Tensor] | None = None
     weight: float = 1.0
 
@@ -60,7 +62,7 @@ class Objective:
     style_weight: float
     layer_weights: Mapping[str, float]  # w_l, summing to 1
     tv_weight: float
-    gram_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # E_l(G, A)
+    statistic: Statistic  # what the style loss reads of each layer, and the loss E_l
     as_rgb: Callable[[torch.Tensor], torch.Tensor]  # what VGG sees of the picture
     bf16: bool = False
     temporal: Temporal | None = None  # a video frame after the first
@@ -80,29 +82,30 @@ class Objective:
         # Gram matrices and losses in fp32: bf16 sums lose the small differences.
         return {k: feats[k].float() for k in self.layers}
 
-    def gram_shares(self, feats: Mapping[str, torch.Tensor], t: Tile,
-                    size: tuple[int, int]) -> dict[tuple[int, str], torch.Tensor]:
-        """Tile `t`'s share of every Gram matrix the style loss reads, keyed (region, layer):
-        summed over the tiles, they are the whole picture's (guided) Gram matrices."""
+    def shares(self, feats: Mapping[str, torch.Tensor], t: Tile,
+               size: tuple[int, int]) -> dict[tuple[int, str], torch.Tensor]:
+        """Tile `t`'s share of every statistic the style loss reads, keyed (region, layer):
+        merged over the tiles, they are the whole picture's (for the Gram loss, its guided Gram
+        matrices). Each position weighs 1/M, or m^2 / sum m^2 over the whole picture in a region
+        (Gatys et al. 2017's guided Gram matrix, and the same weights for the other losses)."""
         out = {}
         for r, region in enumerate(self.regions):
             for k in self.style_layers:
-                f, m = feats[k], feats[k][0, 0].numel()
-                if not m:  # a thin last tile can have no positions at a deep layer
+                f = feats[k]
+                if not f[0, 0].numel():  # a thin last tile can have no positions at a deep layer
                     continue
                 if region.masks is None:
-                    out[r, k] = gram(f) * (m / positions(k, size))
-                else:  # the guided Gram: sum m^2 f f^T / sum m^2, over the whole picture
-                    if region.energy[k] > 0:
-                        mask = _part(region.masks[k], t, k, f)
-                        out[r, k] = gram(f * mask) * (m / region.energy[k])
+                    out[r, k] = self.statistic.share(f, 1 / positions(k, size))
+                elif region.energy[k] > 0:
+                    mask = _part(region.masks[k], t, k, f)
+                    out[r, k] = self.statistic.share(f, mask.square() / region.energy[k])
         return out
 
-    def style(self, grams: Mapping[tuple[int, str], torch.Tensor]) -> torch.Tensor:
-        """beta * sum_r share_r sum_l w_l E_l(G_rl, A_rl), from the whole picture's Grams."""
+    def style(self, whole: Mapping[tuple[int, str], torch.Tensor]) -> torch.Tensor:
+        """beta * sum_r share_r sum_l w_l E_l(S_rl, A_rl), from the whole picture's statistics."""
         return self.style_weight * sum(
             self.regions[r].weight * self.regions[r].share(k) * self.layer_weights[k]
-            * self.gram_loss(g, self.regions[r].targets[k]) for (r, k), g in grams.items())
+            * self.statistic.loss(g, self.regions[r].targets[k]) for (r, k), g in whole.items())
 
     def content_share(self, feats: Mapping[str, torch.Tensor], t: Tile,
                       size: tuple[int, int]) -> torch.Tensor:

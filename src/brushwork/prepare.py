@@ -1,6 +1,6 @@
 """The prepare phase of each scale: what the loop needs before its first step there. The memory
 plan (whole or in tiles), the targets computed once (the photo's content features, each
-painting's Gram matrices), the objective built from them, the start picture and the optimiser.
+painting's style statistics), the objective built from them, the start picture and the optimiser.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from . import color, images, memory, optim, regions, schedule, tiles, tiling
-from .layers import MIN_SIDE, block
-from .losses import gram_loss, relative_gram_loss
+from . import color, images, memory, optim, regions, schedule, statistics, tiles, tiling
+from .layers import MIN_SIDE, block, channels
 from .objective import Objective, Region, Temporal
 from .settings import Settings
 from .steps import Continuation, Inputs
@@ -50,10 +49,10 @@ def grey_to_rgb(t: torch.Tensor) -> torch.Tensor:
 def targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in: torch.Tensor,
              style_ims: list[Image.Image], size: tuple[int, int],
              as_rgb: Callable[[torch.Tensor], torch.Tensor], mem: memory.Plan,
-             cache: dict | None = None,
+             cache: dict | None = None, statistic: statistics.Statistic | None = None,
              ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
-    """The photo's content features and each painting's Gram matrices for one scale, computed
-    once (in tiles when the scale is tiled: a large photo or painting goes through the network
+    """The photo's content features and each painting's style statistics (Gram matrices by
+    default) for one scale, computed once (in tiles when the scale is tiled: a large photo or painting goes through the network
     the way the picture does, in crops TARGET_CROP times larger, since no gradient is kept)."""
     layers = s.layers
     crop = TARGET_CROP * (mem.crop or size[0] * size[1])
@@ -68,33 +67,44 @@ def targets(model: VGG19Features, s: Settings, content: torch.Tensor, content_in
     cache = cache if s.preserve_color == "none" else None
     if cache is not None and size in cache:
         return content_targets, cache[size]  # a video's paintings are the same every frame
-    style_grams = []
-    for style_im in style_ims if s.style_weight > 0 else ():
+    style_stats = []
+    for style_im in style_ims if s.weights_used[1] > 0 else ():
         style = style_tensor(style_im, size, s.style_scale, content.device)
         if s.preserve_color == "histogram":
             style = color.match_histogram(style, content)
         elif s.preserve_color == "luminance":
             style = color.match_luminance(color.luminance(style), content_in)
         # A painting much larger than the picture (a large --style-scale) is cut too.
-        style_grams.append(tiles.features(model, style, cut(style), s.style_layers, (), as_rgb)[0])
+        style_stats.append(tiles.features(model, style, cut(style), s.style_layers, (), as_rgb,
+                                          statistic)[0])
     if cache is not None:
-        cache[size] = style_grams
-    return content_targets, style_grams
+        cache[size] = style_stats
+    return content_targets, style_stats
 
 
-def style_regions(style_grams: list[dict[str, torch.Tensor]], blend: list[float],
-             masks: list[torch.Tensor] | None, layers: Sequence[str],
-             pooling: str) -> tuple[Region, ...]:
+def style_regions(style_stats: list[dict[str, torch.Tensor]], blend: list[float],
+                  masks: list[torch.Tensor] | None, layers: Sequence[str], pooling: str,
+                  statistic: statistics.Statistic) -> tuple[Region, ...]:
     """Where each style applies. Without masks, everywhere, the styles blended into one target
-    Gram per layer: sum_i b_i |G - A_i|^2 has the gradient of |G - sum_i b_i A_i|^2 when the b_i
-    sum to 1, so blending costs nothing per step. With masks, each style in its own region,
-    weighted by its blend weight (1 each when unset)."""
-    if not style_grams:
+    per layer: the statistic of the paintings' mixture (brushwork.statistics; for Gram matrices
+    sum_i b_i A_i), so a blend is one painting's statistics and costs nothing per step. With
+    masks, each style in its own region, weighted by its blend weight (1 each when unset)."""
+    if not style_stats:
         return ()
     if masks is None:
-        return (Region({k: sum(b * g[k] for b, g in zip(blend, style_grams)) for k in layers}),)
-    return tuple(Region(g, regions.layer_masks(m, layers, pooling), b * len(blend))
-                 for g, m, b in zip(style_grams, masks, blend, strict=True))
+        return (Region({k: statistic.target(statistic.blend([g[k] for g in style_stats], blend))
+                        for k in layers}),)
+    return tuple(Region({k: statistic.target(g[k]) for k in layers},
+                        regions.layer_masks(m, layers, pooling), b * len(blend))
+                 for g, m, b in zip(style_stats, masks, blend, strict=True))
+
+
+def style_statistic(s: Settings, size: tuple[int, int], device: torch.device) -> statistics.Statistic:
+    """The statistic of the run's style loss. The sliced loss's directions are drawn from the run's
+    seed and the scale's size: the same at every frame of a video, new at each scale."""
+    gen = torch.Generator().manual_seed(s.seed * 1_000_003 + size[0] * 8191 + size[1])
+    return statistics.statistic(s.style_loss, s.style_norm, gen,
+                                [channels(k) for k in s.style_layers], device)
 
 
 def style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
@@ -157,8 +167,10 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
     mem = memory_plan(size, s, device, budget)
     content = images.to_tensor(images.resize(inputs.content, size), device)
     content_in = color.luminance(content) if luminance_only else content
-    content_targets, style_grams = targets(model, s, content, content_in, list(inputs.styles),
-                                           size, as_rgb, mem, cache)
+    alpha, beta, tv = s.weights_used
+    statistic = style_statistic(s, size, device)
+    content_targets, style_stats = targets(model, s, content, content_in, list(inputs.styles),
+                                           size, as_rgb, mem, cache, statistic)
     temporal = None
     if cont is not None:
         temporal = Temporal(schedule.as_picture(cont.previous, luminance_only, device),
@@ -167,13 +179,14 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
         regions.mask_tensor(m, size, device) for m in inputs.masks]
     keep = None if masks is None else regions.keep_mask(masks)
     objective = Objective(
-        content_targets, style_regions(style_grams, s.blend_weights(len(inputs.styles)), masks,
-                                       s.style_layers, s.pooling),
-        content_weight=s.content_weight, style_weight=s.style_weight,
+        content_targets, style_regions(style_stats, s.blend_weights(len(inputs.styles)), masks,
+                                       s.style_layers, s.pooling, statistic),
+        # --strength scales the style and smoothing weights: Settings.weights_used.
+        content_weight=alpha, style_weight=beta,
         layer_weights=dict(zip(s.style_layers, layer_weights(s.style_layer_weights,
                                                              s.style_layers))),
-        tv_weight=s.tv_weight, as_rgb=as_rgb, bf16=s.bf16,
-        gram_loss=relative_gram_loss if s.style_norm == "relative" else gram_loss,
+        tv_weight=tv, as_rgb=as_rgb, bf16=s.bf16,
+        statistic=statistic,
         temporal=temporal)
     if temporal is not None:
         # Where the flow is not trusted (newly seen, or off the frame's edge), the start is the

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from . import presets
 from .errors import InputError
 from .layers import LAYER_NAMES
 
@@ -22,6 +23,7 @@ POOLINGS = ("avg", "max")
 COLOR_MODES = ("none", "luminance", "histogram")
 PRECISIONS = ("fp32", "bf16")
 STYLE_NORMS = ("relative", "paper")
+STYLE_LOSSES = ("gram", "w2", "sliced")
 INIT_CHOICES = ("content", "noise")  # or a path to an image file
 WEIGHT_SOURCES = ("caffe", "torchvision")  # or a path to a state dict
 MAX_SCALES = 6
@@ -45,6 +47,13 @@ def _opt(help: str, **extra: Any) -> dict[str, Any]:
 class Settings:
     """Settings of one run. Construct with keyword arguments; invalid values raise `InputError`."""
 
+    preset: str = field(default="default", metadata=_opt(
+        "a named starting point (default, paper, subtle, bold, print: docs/quality.md); options "
+        "typed with it override its values", choices=tuple(presets.PRESETS), group="basic"))
+    strength: float | None = field(default=None, metadata=_opt(
+        "how painted, from 0 (the photo) to 1 (fully painted): scales the style and "
+        "smoothing weights together along a measured curve (0.5: as given)", min=0.0, max=1.0,
+        step=0.05, group="basic"))
     size: int = field(default=512, metadata=_opt(
         "longer side of the output in pixels", min=32, max=8192, group="basic"))
     steps: int = field(default=120, metadata=_opt(
@@ -60,6 +69,10 @@ class Settings:
     style_norm: str = field(default="relative", metadata=_opt(
         "each style layer's loss: relative to the painting's own Gram matrix (one weight holds "
         "across paintings) or the paper's E_l as printed", choices=STYLE_NORMS, group="advanced"))
+    style_loss: str = field(default="gram", metadata=_opt(
+        "what of the painting is matched: gram (the paper's Gram matrices), w2 (each layer's "
+        "mean and covariance: also pins the painting's palette) or sliced (each layer's whole "
+        "feature distribution, Heitz et al. 2021)", choices=STYLE_LOSSES, group="advanced"))
     tv_weight: float = field(default=300.0, metadata=_opt(
         "total-variation weight: removes the rainbow speckle L-BFGS leaves in flat areas (not in "
         "the paper: 0 turns it off)", min=0.0,
@@ -148,6 +161,19 @@ class Settings:
         device is the caller's (resolved from `device`), so it is not part of the key."""
         return (self.weights, self.pooling, self.layers)
 
+    @property
+    def strength_factor(self) -> float:
+        """What `strength` multiplies the style and smoothing weights by (1 when unset)."""
+        return 1.0 if self.strength is None else presets.factor(self.strength)
+
+    @property
+    def weights_used(self) -> tuple[float, float, float]:
+        """(content, style, tv) weights as the loss applies them: strength scales the last two
+        together, since smoothing is there to counter what the style brings (speckle), and with
+        no style the picture is the photo."""
+        f = self.strength_factor
+        return self.content_weight, self.style_weight * f, self.tv_weight * f
+
     def blend_weights(self, n_styles: int) -> list[float]:
         """The paintings' blend weights, summing to 1 (equal when unset)."""
         weights = self.style_blend or (1.0,) * n_styles
@@ -156,6 +182,19 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def with_preset(self, name: str) -> "Settings":
+        """These settings with preset `name`'s values (brushwork.presets) and its name."""
+        if name not in presets.PRESETS:
+            raise InputError("--preset", f"unknown preset {name!r}",
+                             f"choose one of {', '.join(presets.PRESETS)}")
+        return dataclasses.replace(self, preset=name, **presets.PRESETS[name][1])
+
+    @classmethod
+    def from_preset(cls, name: str, **changes: Any) -> "Settings":
+        """Preset `name`, with `changes` typed over it: `Settings.from_preset("bold", size=768)`.
+        (`Settings(preset="bold")` only records the name: a record holds the values too.)"""
+        return cls().with_options({"preset": name, **changes})
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
@@ -173,7 +212,9 @@ class Settings:
         base (the defaults, a stored record, a batch's settings). Every other field keeps the
         base's value."""
         check_keys(options, "settings")
-        return dataclasses.replace(self, **options) if options else self
+        options = dict(options)
+        base = self.with_preset(options.pop("preset")) if "preset" in options else self
+        return dataclasses.replace(base, **options) if options else base
 
     @classmethod
     def from_record(cls, data: Any, name: str = "record") -> "Settings":
@@ -196,6 +237,8 @@ class Settings:
                 layers = data.get("style_layers")
                 n = len(layers) if isinstance(layers, (list, tuple)) else len(PAPER_STYLE_LAYERS)
                 data["style_layer_weights"] = [1.0] * n
+        if data and "style_loss" not in data:
+            data["style_loss"] = "gram"  # written before 0.6: the only style loss there was
         try:
             return cls(**data)
         except InputError as e:
@@ -311,6 +354,8 @@ def _validate(s: Settings) -> None:
             object.__setattr__(s, name, int(getattr(s, name)))
     if s.max_memory is not None:
         check_number("max_memory", s.max_memory, integer=False)
+    if s.strength is not None:
+        check_number("strength", s.strength, integer=False)
     for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
         check_number(name, getattr(s, name), integer=False)
     if s.lr is not None:
@@ -320,10 +365,11 @@ def _validate(s: Settings) -> None:
             check_number(name, v, integer=False)
         if getattr(s, name) and sum(getattr(s, name)) <= 0:
             raise bad(name, "the weights sum to 0", "give at least one weight above 0")
-    if s.content_weight == 0 and s.style_weight == 0:
+    if s.content_weight == 0 and s.style_weight * s.strength_factor == 0:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
-                  "set --style-weight above 0")
-    for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm"):
+                  "set --style-weight (or --strength) above 0")
+    for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm",
+                 "style_loss", "preset"):
         choices = meta[name]["choices"]
         if not isinstance(getattr(s, name), str) or getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")

@@ -1,7 +1,9 @@
 """The whole picture's loss and gradient, computed tile by tile: large prints in bounded memory.
 
 The style loss depends on the picture only through each layer's Gram matrix, a sum over
-positions, G = (1/M) sum_p f_p f_p^T. So the picture can be cut into tiles and still get the
+positions, G = (1/M) sum_p f_p f_p^T (or another statistic built position by position:
+brushwork.statistics; the sliced loss's projections are joined rather than summed). So the
+picture can be cut into tiles and still get the
 gradient of the *whole* picture's loss, not of each tile's own (independently stylised tiles are
 what gives the usual tiling scripts their seams and a style that drifts from tile to tile):
 
@@ -28,9 +30,9 @@ from typing import Callable, Generator, Sequence
 
 import torch
 
-from .losses import gram
 from .layers import factor
 from .tiling import Tile
+from .statistics import Statistic, statistic as _statistic
 from .vgg import VGG19Features
 
 
@@ -48,20 +50,23 @@ def interior(features: torch.Tensor, t: Tile, layer: str, size: tuple[int, int])
 
 @torch.no_grad()
 def features(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile],
-             gram_layers: Sequence[str], keep_layers: Sequence[str],
+             style_layers: Sequence[str], keep_layers: Sequence[str],
              prepare: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+             statistic: Statistic | None = None,
              ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Gram matrices of `gram_layers` and whole feature maps of `keep_layers` of `image`, computed
-    tile by tile (for targets: the photo's content features, a painting's Grams)."""
+    """The style statistic (default: the Gram matrix) of `style_layers` and whole feature maps of
+    `keep_layers` of `image`, computed tile by tile (for targets: the photo's content features, a
+    painting's statistics)."""
+    statistic = statistic or _statistic("gram")
     size = tuple(image.shape[-2:])
-    grams: dict[str, torch.Tensor] = {}
+    stats: dict[str, torch.Tensor] = {}
     kept = {k: None for k in keep_layers}
     for t in tiles:
         feats = model(prepare(image[(..., *t.crop)]))
-        for k in gram_layers:
+        for k in style_layers:
             part = interior(feats[k], t, k, size)
             if part[0, 0].numel():  # a thin last tile can have no positions at a deep layer
-                grams[k] = grams.get(k, 0) + gram(part) * (part[0, 0].numel() / positions(k, size))
+                stats[k] = statistic.merge(stats.get(k), statistic.share(part, 1 / positions(k, size)))
         for k in keep_layers:
             part = interior(feats[k], t, k, size)
             if kept[k] is None:
@@ -71,7 +76,7 @@ def features(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile],
             kept[k][..., t.y0 // f: t.y0 // f + part.shape[-2],
                     t.x0 // f: t.x0 // f + part.shape[-1]] = part
         del feats
-    return grams, kept
+    return stats, kept
 
 
 def positions(layer: str, size: tuple[int, int]) -> int:
@@ -100,8 +105,10 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
     size = tuple(x.shape[-2:])
     n = len(tiles)
     picture = x.detach()
-    grams: dict = {}
+    stats: dict = {}
+    spans: dict = {}  # (tile, key) -> a joined statistic's columns from that tile
     kept = None
+    merge = objective.statistic.merge
     for i, t in enumerate(tiles, start=1):
         keep = i == n  # the last tile's graph carries over into pass 2
         crop = picture[(..., *t.crop)].clone().requires_grad_(keep)
@@ -109,24 +116,28 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
             feats = objective.features(model, crop)
             inner = {k: interior(v, t, k, size) for k, v in feats.items()}
         with torch.no_grad():
-            for key, share in objective.gram_shares(inner, t, size).items():
-                grams[key] = grams.get(key, 0) + share
+            for key, share in objective.shares(inner, t, size).items():
+                before = stats[key].shape[-1] if key in stats else 0
+                spans[i, key] = slice(before, before + share.shape[-1])
+                stats[key] = merge(stats.get(key), share)
         kept = (crop, inner) if keep else None
         del feats
         if n > 1:
             yield Progress("gram", i, n)
 
-    # The style loss of the whole picture, and its gradient with respect to each Gram matrix.
-    whole = {k: g.detach().requires_grad_() for k, g in grams.items()}
-    style = d_gram = None
+    # The style loss of the whole picture, and its gradient with respect to each statistic.
+    whole = {k: g.detach().requires_grad_() for k, g in stats.items()}
+    style = d_stat = None
     if whole:
         with torch.enable_grad():
             style = objective.style(whole)
-        d_gram = dict(zip(whole, torch.autograd.grad(style, list(whole.values()))))
+        d_stat = dict(zip(whole, torch.autograd.grad(style, list(whole.values()))))
+    joined = objective.statistic.joined
 
     grad = torch.zeros_like(picture)
     content_sum = tv_sum = temporal_sum = picture.new_zeros(())
     for j, t in enumerate(reversed(tiles), start=1):
+        i = n + 1 - j
         if kept is not None:
             (crop, inner), kept = kept, None
         else:
@@ -136,9 +147,10 @@ def evaluate(model: VGG19Features, objective, x: torch.Tensor, tiles: Sequence[T
                          for k, v in objective.features(model, crop).items()}
         with torch.enable_grad():
             part = crop.new_zeros(())
-            if d_gram:  # sum <dE/dG, G(tile)>: its gradient is the true one for these features
-                for key, share in objective.gram_shares(inner, t, size).items():
-                    part = part + (d_gram[key] * share).sum()
+            if d_stat:  # sum <dE/dS, S(tile)>: its gradient is the true one for these features
+                for key, share in objective.shares(inner, t, size).items():
+                    d = d_stat[key][..., spans[i, key]] if joined else d_stat[key]
+                    part = part + (d * share).sum()
             content = objective.content_share(inner, t, size)
             tv = objective.tv_share(crop, t, size)
             temporal = objective.temporal_share(crop, t)

@@ -71,8 +71,9 @@ def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = Fa
                     continue
                 for f in dataclasses.fields(Settings):
                     if f.metadata["group"] == group:
-                        values[f.name] = _widget(st, f, defaults[f.name], n_styles,
-                                                 locked=locked)
+                        values[f.name] = _widget(st, f, _preset_default(f.name, values, defaults),
+                                                 n_styles, locked=locked,
+                                                 preset=values.get("preset", "default"))
         if not video:
             est = estimate(values.get("size", 256), values.get("steps", 100), device)
             if est:
@@ -82,18 +83,61 @@ def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = Fa
         vsettings = VideoSettings(**video_values) if video else None
         resolve_device(settings.device)
     except brushwork.BrushworkError as e:
-        st.error(str(e))
+        st.error(in_words(str(e)))
         return None, None
     return settings, vsettings
 
 
+def in_words(message: str) -> str:
+    """An error in the page's words: each --flag becomes its widget's label (the settings' errors
+    are written for the command line)."""
+    import re
+
+    labels = {"style-weight": "Strength"}  # the app's knob for the style weight
+
+    def label(m: re.Match) -> str:
+        name = m.group(1)
+        return f"**{labels.get(name, name.replace('-', ' ').capitalize())}**"
+
+    words = re.sub(r"--([a-z][a-z0-9-]*)", label, message)
+    return words.replace("**Strength** (or **Strength**)", "**Strength**")
+
+
+def _preset_default(name: str, values: dict, defaults: dict):
+    """A widget's starting value: the chosen preset's (drawn first), else the page's default."""
+    from brushwork.presets import PRESETS
+
+    chosen = PRESETS.get(values.get("preset", "default"), ("", {}))[1]
+    if name == "strength":
+        return chosen.get("strength", defaults.get("strength"))
+    return chosen.get(name, defaults[name])
+
+
 def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None = None,
-            locked: bool = False):
+            locked: bool = False, preset: str = "default"):
     """One Streamlit widget for one field of Settings (or `cls`); returns its value (or
     UNSET). `locked` while a picture paints: a change would end the run."""
+    from brushwork.presets import PRESETS
+
     meta, name = f.metadata, f.name
     label = name.replace("_", " ").capitalize()
-    key = f"setting_{name}"
+    # A field the preset sets gets a new widget when the preset changes, so it shows the
+    # preset's value (a widget keeps its own state otherwise).
+    touched = name in PRESETS.get(preset, ("", {}))[1]
+    key = f"setting_{name}" + (f"_{preset}" if touched else "")
+    if name == "preset":
+        return st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default),
+                            format_func=lambda p: f"{p}: {PRESETS[p][0]}", key=key,
+                            help=meta["help"], disabled=locked)
+    if name == "strength":
+        # The one knob for how painted the picture is; the raw style weight stays a CLI option.
+        return st.slider("Strength", 0.0, 1.0, 0.5 if default is None else float(default), 0.05,
+                         help="How painted the picture is: 0 keeps the photo, 0.5 is the usual "
+                         "balance, 1 lets the painting take over. If a face or a small building "
+                         "is lost, lower it; if the painting hardly shows, raise it.",
+                         key=key, disabled=locked)
+    if name == "style_weight":
+        return UNSET
     if name == "style_blend":
         if n_styles < 2:
             return ()

@@ -1,7 +1,7 @@
 """The `brushwork` command line: one module per command (stylize and demo, video, batch, info,
-app), sharing `common` (exit codes, options built from `Settings`, interruption, the progress
-driver). Every problem with the input ends as one line on stderr and exit status 2; Ctrl-C and
-SIGTERM keep what was painted and exit 130.
+score, serve, app), sharing `common` (exit codes, options built from `Settings`, interruption,
+the progress driver). Every problem with the input ends as one line on stderr and exit status 2;
+Ctrl-C and SIGTERM keep what was painted and exit 130.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from typing import Sequence
 
 from ..errors import BrushworkError
 from ..version import __version__
-from . import app, batch, info, serve, stylize, video
+from . import app, batch, info, score, serve, stylize, video
 from .common import EXIT_INPUT, Parser
 
 COMMANDS = {"stylize": stylize, "demo": stylize, "video": video, "batch": batch, "info": info,
-            "serve": serve}
+            "score": score, "serve": serve}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="brushwork", description="Neural style transfer (Gatys et al.).")
     parser.add_argument("--version", action="version", version=f"brushwork {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (stylize, video, batch, info, serve, app):
+    for module in (stylize, video, batch, info, score, serve, app):
         module.add_parsers(sub)
     return parser
 
