@@ -80,6 +80,8 @@ def test_a_preset_sets_its_widgets_and_lands_in_the_record():
 
 def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     at = _app()
+    # The first screen shows what the defaults make, until the visitor's own first picture.
+    assert [h.value for h in at.subheader].count("Example") == 1
     _by_key(at.number_input, "size").set_value(48)
     _by_key(at.number_input, "steps").set_value(3)
     at.button[0].click().run()
@@ -91,6 +93,9 @@ def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     from io import BytesIO
     assert max(Image.open(BytesIO(results[0]["png"])).size) == 48
     assert any("Done in" in m.value for m in at.success)
+    assert "Example" not in [h.value for h in at.subheader]
+    # its caption says what differed from the defaults and how far it got
+    assert results[0]["caption"].endswith("size 48 · steps 3 · step 3 of 3")
     # named after its photo and painting, in characters every file system takes
     assert results[0]["file_name"] == "Tübingen_example__The_Starry_Night_van_Gogh.png"
     # the result stays on the page when a widget changes
@@ -167,7 +172,16 @@ class _Page:
             raise _Interrupted
         return self
 
-    empty = warning = progress = image = line_chart = error = _call
+    empty = warning = progress = image = vega_lite_chart = error = _call
+
+    def expander(self, *a, **k):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 @pytest.mark.parametrize("fail_at", [1, 2, 3, 4])

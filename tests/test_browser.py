@@ -124,7 +124,19 @@ def test_upload_run_preview_download(server, browser, tmp_path):
     _set_number(page, "Steps", 8)
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=180_000)
-    page.get_by_text("the_scream.jpg, step 8").first.wait_for()  # the result's caption
+    # The result: at its own 96 px, with a before/after swipe that works in the browser alone.
+    swipe = page.frame_locator("iframe").last
+    # the result's caption, saying what differed from the defaults and how far it got
+    swipe.get_by_text("the_scream.jpg · size 96 · steps 8 · step 8 of 8").first.wait_for()
+    picture = swipe.get_by_role("img").first
+    assert picture.get_attribute("alt") == "#1: tubingen.jpg × the_scream.jpg · size 96 · steps 8 · step 8 of 8"
+    assert picture.evaluate("i => [i.naturalWidth, Math.round(i.getBoundingClientRect().width)]") \
+        == [96, 96]
+    photo = swipe.get_by_alt_text("the photo it was painted from")
+    assert photo.evaluate("i => i.style.clipPath || getComputedStyle(i).clipPath") \
+        == "inset(0px 50% 0px 0px)"
+    swipe.get_by_role("slider").fill("80")  # drag towards the photo: no rerun, no round trip
+    assert photo.evaluate("i => i.style.clipPath") == "inset(0px 20% 0px 0px)"
     page.screenshot(path=str(ARTIFACTS / "app-result.png"), full_page=True)
     saved = _download(page, tmp_path / "download.png")
     im = Image.open(saved)

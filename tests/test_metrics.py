@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from brushwork import examples, images
+from brushwork import examples
 from brushwork.cli import main
 from brushwork.metrics import Scorer
 

@@ -12,7 +12,7 @@ from brushwork.losses import gram, relative_gram_loss
 from brushwork.statistics import statistic
 
 GRAM = statistic("gram")
-from brushwork.objective import Objective, Region
+from brushwork.objective import Objective
 from brushwork.settings import Settings
 
 

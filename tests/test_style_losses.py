@@ -7,7 +7,7 @@ import torch
 
 import brushwork
 from brushwork import images, losses, prepare, tiles, tiling
-from brushwork.objective import Objective, Region
+from brushwork.objective import Objective
 from brushwork.settings import Settings
 from brushwork.statistics import statistic
 

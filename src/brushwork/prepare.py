@@ -23,8 +23,9 @@ from .vgg import VGG19Features
 # neural-style's (raw Caffe activations, Gram / C*H*W) gives relu5_1 about 1e-5 of relu2_1's
 # share. Our normalised network gives every layer the same footing, and equal weights then let
 # relu4_1 and relu5_1, whose features are object parts (eyes, a face, a hat), paste those parts
-# into the photo: a portrait's face appeared in Tübingen's river. Damping the deep blocks removed
-# it on every pair of docs/quality.md and lowered the yardstick (1.07 -> 0.97 on that pair).
+# into the photo: a portrait's face appeared in Tübingen's river. relu4_1 is damped; relu5_1 is
+# left out of the default layers altogether (settings.STYLE_LAYERS: even at 0.1 its statistics
+# pasted a face and a moon, docs/quality.md) and weighs 0.1 when asked for.
 DEPTH_WEIGHTS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.5, 5: 0.1}
 # Targets need no gradient: one pass without it takes about a quarter of the memory of one with
 # it (benchmarks/large.py), so their crops may be this many times larger than the picture's.

@@ -14,9 +14,11 @@ from typing import Any
 # Each preset: (what it is for, the fields it sets). "default" sets nothing: today's defaults.
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("brushwork's defaults, chosen on the pair set of docs/quality.md", {}),
-    "paper": ("the paper's objective as printed: Gram matrices, its E_l with equal layer "
-              "weights, no smoothing, one scale from white noise, average pooling", {
+    "paper": ("the paper's objective as printed: Gram matrices at its five layers, its E_l with "
+              "equal layer weights, no smoothing, one scale from white noise, average pooling", {
                   "style_loss": "gram", "style_norm": "paper", "style_weight": 25.0,
+                  "content_weight": 1.0, "content_layers": ("relu4_2",),
+                  "style_layers": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
                   "style_layer_weights": (1.0, 1.0, 1.0, 1.0, 1.0), "tv_weight": 0.0,
                   "init": "noise", "scales": 1, "steps": 500, "pooling": "avg"}),
     "subtle": ("the photo stays in front: a light coat of the painting's colours and strokes",

@@ -33,6 +33,12 @@ MAX_SCALES = 6
 # before the ReLU, a different loss (negative responses count too); both can be asked for.
 PAPER_CONTENT_LAYERS = ("relu4_2",)
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# Ours leave out relu5_1: its units see over 200 px of the painting, whole objects, and matching
+# their statistics pasted a portrait's face and the Starry Night's moon into photos (docs/quality.md).
+STYLE_LAYERS = PAPER_STYLE_LAYERS[:4]
+# What a record written before brushwork 0.6 meant where it is silent (the defaults of then).
+BEFORE_0_6 = {"style_loss": "gram", "style_layers": PAPER_STYLE_LAYERS, "content_weight": 1.0,
+              "steps": 120}
 
 # Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
@@ -56,20 +62,21 @@ class Settings:
         step=0.05, group="basic"))
     size: int = field(default=512, metadata=_opt(
         "longer side of the output in pixels", min=32, max=8192, group="basic"))
-    steps: int = field(default=120, metadata=_opt(
+    steps: int = field(default=130, metadata=_opt(
         "loss-and-gradient evaluations in all, over all scales", min=1, max=100_000, group="basic"))
     scales: int | None = field(default=None, metadata=_opt(
         "coarse-to-fine sizes (1 = single scale); unset: automatic, more for bigger outputs",
         min=1, max=MAX_SCALES, group="advanced"))
-    content_weight: float = field(default=1.0, metadata=_opt(
-        "weight of the content loss (the paper's alpha)", min=0.0, max=1e12, group="basic"))
+    content_weight: float = field(default=1.5, metadata=_opt(
+        "weight of the content loss (the paper's alpha): higher keeps more of the photo",
+        min=0.0, max=1e12, group="basic"))
     style_weight: float = field(default=100.0, metadata=_opt(
         "weight of the style loss (the paper's beta); higher paints more", min=0.0, max=1e12,
         group="basic"))
     style_norm: str = field(default="relative", metadata=_opt(
         "each style layer's loss: relative to the painting's own Gram matrix (one weight holds "
         "across paintings) or the paper's E_l as printed", choices=STYLE_NORMS, group="advanced"))
-    style_loss: str = field(default="gram", metadata=_opt(
+    style_loss: str = field(default="w2", metadata=_opt(
         "what of the painting is matched: gram (the paper's Gram matrices), w2 (each layer's "
         "mean and covariance: also pins the painting's palette) or sliced (each layer's whole "
         "feature distribution, Heitz et al. 2021)", choices=STYLE_LOSSES, group="advanced"))
@@ -120,9 +127,10 @@ class Settings:
     content_layers: tuple[str, ...] = field(default=PAPER_CONTENT_LAYERS, metadata=_opt(
         "VGG-19 layers of the content loss: reluB_I after the ReLU (the paper's 'conv4_2' is "
         "relu4_2, Caffe's in-place ReLU), convB_I before it", group="layers"))
-    style_layers: tuple[str, ...] = field(default=PAPER_STYLE_LAYERS, metadata=_opt(
+    style_layers: tuple[str, ...] = field(default=STYLE_LAYERS, metadata=_opt(
         "VGG-19 layers of the style loss: reluB_I after the ReLU (the paper's 'conv1_1' .. "
-        "'conv5_1'), convB_I before it", group="layers"))
+        "'conv5_1'; ours stop at relu4_1: relu5_1 pastes objects), convB_I before it",
+        group="layers"))
     style_layer_weights: tuple[float, ...] = field(default=(), metadata=_opt(
         "one weight per style layer; unset: 1 for blocks 1-3, 0.5 for block 4, 0.1 for block 5 "
         "(deep layers see object parts; the paper's equal weights: 1 1 1 1 1)", min=0.0, max=1e12,
@@ -237,8 +245,8 @@ class Settings:
                 layers = data.get("style_layers")
                 n = len(layers) if isinstance(layers, (list, tuple)) else len(PAPER_STYLE_LAYERS)
                 data["style_layer_weights"] = [1.0] * n
-        if data and "style_loss" not in data:
-            data["style_loss"] = "gram"  # written before 0.6: the only style loss there was
+        if data and "style_loss" not in data:  # written before 0.6: its defaults where silent
+            data = {**BEFORE_0_6, **data}
         try:
             return cls(**data)
         except InputError as e:

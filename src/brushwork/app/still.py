@@ -8,9 +8,12 @@ import time
 
 from PIL import Image
 
+from brushwork import examples
+
 from . import canvas
 from .queue import RunQueue, turn
-from .widgets import download_name, image_types, load_inputs, settings_sidebar, style_inputs
+from .widgets import (caption, download_name, image_types, load_inputs, settings_sidebar,
+                      style_inputs)
 
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
@@ -88,7 +91,7 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
     kept = state.pop("note", None)
     if kept:
         getattr(st, kept[0])(kept[1])
-    _results(st, state, locked)
+    _results(st, state)
 
 
 def _stop(st, state, runner, what: str) -> None:
@@ -104,14 +107,19 @@ def _stop(st, state, runner, what: str) -> None:
         state["note"] = ("info", f"{what}. Kept the picture at step {state.results[-1]['step']}.")
 
 
-def _results(st, state, locked: bool = False) -> None:
-    """The latest picture with its before/after and download, then the session's others."""
+def _results(st, state) -> None:
+    """The latest picture with its before/after and download, then the session's others; an
+    example of what the defaults make before the first."""
+    if not state.results and examples.EXAMPLE_RESULT.exists():
+        st.subheader("Example")
+        st.image(str(examples.EXAMPLE_RESULT), caption=examples.EXAMPLE_CAPTION, width=384)
     if state.results:
         latest = state.results[-1]
         st.subheader("Result")
-        st.image(latest["png"], caption=latest["caption"])
-        if latest.get("photo") is not None:
-            _compare(st, latest, locked)
+        if latest.get("photo") is not None:  # the picture at its own pixels, with a swipe
+            _compare(st, latest)
+        else:
+            st.image(latest["png"], caption=latest["caption"])
         st.download_button("Download PNG (settings embedded)", latest["png"],
                            file_name=latest["file_name"], mime="image/png", key="download_latest",
                            on_click="ignore")  # a download must not rerun (and end) a run
@@ -160,14 +168,35 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
             keep(last.best_image(), last.step)
 
 
+def _time_left(last, settings, started: float) -> str:
+    """About how long the run has left, from the time per pixel-step so far: a full-size step
+    costs as many times a coarse one as it has pixels (the coarse scales come first)."""
+    from brushwork import plan_scales
+
+    plan = plan_scales(*last.size, settings)  # any size of the picture's shape gives its plan
+    work = [sc.size[0] * sc.size[1] for sc in plan for _ in range(sc.steps)]
+    done = sum(work[:last.step])
+    if done == 0:
+        return ""
+    left = (time.monotonic() - started) * (sum(work) - done) / done
+    return "under 5 s left" if left < 5 else f"about {_duration(left)} left"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def _show(st, state, steps, settings, keep):
-    """The loop's steps, shown: progress, a preview at most every PREVIEW_SECONDS, the loss."""
+    """The loop's steps, shown: progress with the time left, a preview at most every
+    PREVIEW_SECONDS, and the loss (on a log scale) under a details fold."""
     from brushwork.tiles import Progress
 
     progress = st.progress(0.0, text="Starting ...")
-    preview, chart = st.empty(), st.empty()
-    history: list[float] = []
-    shown, last = 0.0, None
+    preview = st.empty()
+    with st.expander("Details: the loss as it falls"):
+        chart = st.empty()
+    history: list[dict] = []
+    shown, last, started = 0.0, None, time.monotonic()
     for record in steps:
         if isinstance(record, Progress):  # a large picture's step goes tile by tile
             done = last.step if last else 0
@@ -179,11 +208,8 @@ def _show(st, state, steps, settings, keep):
         # Handed to the caller first: a Stop lands at one of the Streamlit calls below, and
         # the caller must already hold this step to keep its picture.
         yield last
-        losses = last.losses
-        history.append(losses["total"])
-        text = (f"Step {last.step}/{last.total} · scale {last.scale}/{last.scales} "
-                f"{last.size[0]}x{last.size[1]} · " +
-                " · ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+        history.append({"step": last.step, "loss": last.losses["total"]})
+        text = f"Step {last.step}/{last.total} · " + (_time_left(last, settings, started) or "starting")
         # Every step: cheap, and each Streamlit call is where a Stop click can land.
         state.keep_latest = functools.partial(lambda s: keep(s.best_image(), s.step), last)
         progress.progress(last.step / last.total, text=text)
@@ -195,7 +221,12 @@ def _show(st, state, steps, settings, keep):
             # has unwound, and that rerun must already find the latest picture.
             keep(picture, last.step)
             preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
-            chart.line_chart({"total loss": history}, height=160)
+            chart.vega_lite_chart({
+                "data": {"values": history}, "mark": "line", "height": 160,
+                "encoding": {
+                    "x": {"field": "step", "type": "quantitative", "title": "step"},
+                    "y": {"field": "loss", "type": "quantitative", "title": "loss (log scale)",
+                          "scale": {"type": "log"}}}}, use_container_width=True)
 
 
 def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> str | None:
@@ -282,7 +313,7 @@ def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> 
     n = same[0] + 1 if same else len(state.results) + 1
     entry = {
         "id": run_id, "png": encode_image(image, "PNG", record), "step": step,
-        "caption": f"#{n}: {content.name} × {', '.join(s.name for s in styles)}, step {step}",
+        "caption": caption(n, content.name, [s.name for s in styles], settings, step),
         "file_name": download_name(content.name, [s.name for s in styles]), "photo": content.im,
     }
     if same:
@@ -291,18 +322,13 @@ def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> 
         state.results.append(entry)
 
 
-def _compare(st, latest: dict, locked: bool = False) -> None:
-    """Before and after: the photo left of the slider, the picture right of it. Drawn here
-    rather than with a comparison component: the one on PyPI (streamlit-image-comparison)
-    loads its script from a CDN, which an offline server cannot reach."""
+def _compare(st, latest: dict) -> None:
+    """The result with a before/after swipe, in the browser (brushwork.app.swipe)."""
     import io
 
-    after = Image.open(io.BytesIO(latest["png"])).convert("RGB")
-    at = st.slider("Compare with the photo: drag to uncover it", 0, 100, 0, key="compare_at",
-                   disabled=locked)
-    if at:
-        before = latest["photo"].convert("RGB").resize(after.size)
-        x = round(after.width * at / 100)
-        shown = after.copy()
-        shown.paste(before.crop((0, 0, x, after.height)), (0, 0))
-        st.image(shown, caption=f"Photo left of {at}%, picture right")
+    from streamlit.components.v1 import html
+
+    from . import swipe
+
+    picture = Image.open(io.BytesIO(latest["png"])).convert("RGB")
+    html(swipe.page(picture, latest["photo"], latest["caption"]), height=swipe.height(picture))

@@ -262,3 +262,19 @@ def download_name(content: str, styles: list[str], suffix: str = ".png") -> str:
         return re.sub(r"[^\w.-]+", "_", PurePath(name).stem).strip("._") or "picture"
 
     return stem(content) + (f"__{'+'.join(stem(s) for s in styles)}" if styles else "") + suffix
+
+
+def caption(n: int, content: str, styles: list[str], settings, step: int) -> str:
+    """A result's caption: what it is, what differed from the defaults (so two results can be
+    told apart), and how far it got (a stopped run says so: step 37 of 120)."""
+    from brushwork.settings import Settings
+
+    base = Settings().to_dict()
+    changed = [f"{k.replace('_', ' ')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
+               for k, v in settings.to_dict().items()
+               if v != base[k] and k not in ("device", "max_memory", "tile")
+               and not (k == "strength" and v == 0.5)]  # the app's slider at "as given"
+    shown = " · ".join(changed[:4]) + (" …" if len(changed) > 4 else "")
+    return (f"#{n}: {content} × {', '.join(styles)}" + (f" · {shown}" if shown else "")
+            + f" · step {step} of {settings.steps}"
+            + ("" if step >= settings.steps else " (stopped early)"))

@@ -15,6 +15,10 @@ STYLES = {
     "Woman with a Hat (Matisse)": FOLDER / "woman_with_hat_matisse.jpg",
 }
 STARRY_NIGHT = STYLES["The Starry Night (van Gogh)"]
+# What the defaults make of the first two (the app's first screen shows it): not an input.
+EXAMPLE_RESULT = FOLDER / "example_result.jpg"
+EXAMPLE_CAPTION = ("What the defaults make of these two: Tübingen as The Starry Night, 512 px, "
+                   "130 steps, about a minute on a 2-core laptop CPU")
 
 
 # The demo clip (`brushwork video demo`, the app's video page): a pan across the photo.
