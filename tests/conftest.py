@@ -20,6 +20,12 @@ def model():
 
 
 @pytest.fixture(scope="session")
+def paper_model():
+    """The network of the paper's five style layers (relu5_1 included), loaded once."""
+    return load_model(brushwork.Settings.from_preset("paper"), "cpu")
+
+
+@pytest.fixture(scope="session")
 def photo() -> Image.Image:
     return brushwork.load_image(examples.CONTENT)
 

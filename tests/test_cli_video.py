@@ -70,7 +70,10 @@ def test_the_demo_clip_goes_through_the_cli(tmp_path):
 def _start(clip, out, *extra):
     cmd = [sys.executable, "-m", "brushwork", "video", str(clip), STYLE, "-o", str(out), *FAST,
            *extra]
-    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a test run started in the background inherits
+    # it ignored, and Python then never turns it into KeyboardInterrupt.
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_frames(proc, n: int) -> list[str]:

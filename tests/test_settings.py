@@ -6,9 +6,10 @@ from brushwork import InputError, Settings
 from brushwork.settings import PAPER_STYLE_LAYERS
 
 
-def test_defaults_are_the_papers_layers_and_valid():
+def test_defaults_are_the_papers_layers_less_relu5_1_and_valid():
     s = Settings()
-    assert s.style_layers == PAPER_STYLE_LAYERS and s.content_layers == ("relu4_2",)
+    assert s.style_layers == PAPER_STYLE_LAYERS[:4] and s.content_layers == ("relu4_2",)
+    assert Settings.from_preset("paper").style_layers == PAPER_STYLE_LAYERS
     assert s.optimizer == "lbfgs" and s.learning_rate == 1.0
     assert Settings(optimizer="adam").learning_rate == 0.02
 

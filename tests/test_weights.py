@@ -21,9 +21,10 @@ def test_caffe_weights_decode_to_vgg19_shapes():
     assert 16 < distinct <= 256
 
 
-def test_activations_are_those_of_a_trained_network(model, photo, painting):
+def test_activations_are_those_of_a_trained_network(paper_model, photo, painting):
     from brushwork import images
 
+    model = paper_model
     def pooled(t):
         return model(t)["relu5_1"].mean(dim=(2, 3))[0]
 

@@ -98,7 +98,7 @@ class Objective:
                     out[r, k] = self.statistic.share(f, 1 / positions(k, size))
                 elif region.energy[k] > 0:
                     mask = _part(region.masks[k], t, k, f)
-                    out[r, k] = self.statistic.share(f, mask.square() / region.energy[k])
+                    out[r, k] = self.statistic.share(f, 1 / region.energy[k], mask)
         return out
 
     def style(self, whole: Mapping[tuple[int, str], torch.Tensor]) -> torch.Tensor:

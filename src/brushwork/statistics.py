@@ -32,30 +32,26 @@ def _flat(f: torch.Tensor) -> torch.Tensor:
     return f.reshape(f.shape[1], -1)
 
 
-def _row(w: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
-    """The weights as one value per position (a constant weight expanded, not copied)."""
-    if isinstance(w, torch.Tensor):
-        return w.reshape(-1).to(like.dtype)
-    return like.new_full((1,), float(w)).expand(like.shape[1])
-
-
 @dataclass(frozen=True)
 class Statistic:
-    """One style loss's statistic: `share` of some positions' (1, N, h, w) features with their
-    weights, `merge` of two shares, `target` from a painting's whole statistic, and `loss`."""
+    """One style loss's statistic: `share` of some positions' (1, N, h, w) features, `merge` of
+    two shares, `target` from a painting's whole statistic, and `loss`.
+
+    Each position p weighs `scale * mask_p^2` (`scale` = 1/M over the whole picture; in a region
+    1 / sum m^2 with its mask). The features are multiplied by the mask, not by its square, and
+    the scale comes last: an all-white mask then gives the unmasked statistic bit for bit."""
 
     name: str
     joined: bool  # shares are joined along positions rather than summed
-    # (N, M) features and their weights: one per position (M,), or one for all (a float)
-    share_fn: Callable[[torch.Tensor, torch.Tensor | float], torch.Tensor]
+    # (N, M) features, the scale and the (M,) mask or None
+    share_fn: Callable[[torch.Tensor, float, torch.Tensor | None], torch.Tensor]
     target_fn: Callable[[torch.Tensor], Any]
     loss_fn: Callable[[torch.Tensor, Any], torch.Tensor]
 
-    def share(self, features: torch.Tensor, weights: torch.Tensor | float) -> torch.Tensor:
+    def share(self, features: torch.Tensor, scale: float,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
         f = _flat(features)
-        if isinstance(weights, torch.Tensor):
-            weights = weights.reshape(-1).to(f.dtype)
-        return self.share_fn(f, weights)
+        return self.share_fn(f, scale, None if mask is None else mask.reshape(-1).to(f.dtype))
 
     def merge(self, a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
         if a is None:
@@ -76,27 +72,29 @@ class Statistic:
         return self.loss_fn(whole, target)
 
 
-def _second_moments(f: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor:
-    if isinstance(w, torch.Tensor):
-        return (f * w) @ f.T
-    return (f @ f.T) * w  # one weight for all: no weighted copy of the features
+def _second_moments(f: torch.Tensor, scale: float, mask: torch.Tensor | None) -> torch.Tensor:
+    fm = f if mask is None else f * mask
+    return (fm @ fm.T) * scale
 
 
-def _with_ones(f: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor:
+def _with_ones(f: torch.Tensor, scale: float, mask: torch.Tensor | None) -> torch.Tensor:
     """The second moments of [f; 1]: built from blocks, not from a copy of the features with a
     row of ones (the copy cost a sixth of a 512 px step)."""
-    if isinstance(w, torch.Tensor):
-        fw = f * w
-        s, m, total = fw @ f.T, fw.sum(dim=1, keepdim=True), w.sum().reshape(1, 1)
+    if mask is None:
+        s, m = (f @ f.T) * scale, f.sum(dim=1, keepdim=True) * scale
+        total = f.new_full((1, 1), scale * f.shape[1])
     else:
-        s, m = (f @ f.T) * w, f.sum(dim=1, keepdim=True) * w
-        total = f.new_full((1, 1), w * f.shape[1])
+        fm = f * mask
+        s, m = (fm @ fm.T) * scale, (fm * mask).sum(dim=1, keepdim=True) * scale
+        total = (mask.square().sum() * scale).reshape(1, 1)
     return torch.cat([torch.cat([s, m], dim=1), torch.cat([m.T, total], dim=1)])
 
 
-def _projections(directions: dict[int, torch.Tensor], f: torch.Tensor,
-                 w: torch.Tensor | float) -> torch.Tensor:
-    return torch.cat([directions[f.shape[0]] @ f, _row(w, f)[None]])
+def _projections(directions: dict[int, torch.Tensor], f: torch.Tensor, scale: float,
+                 mask: torch.Tensor | None) -> torch.Tensor:
+    weights = (f.new_full((1,), scale).expand(f.shape[1]) if mask is None
+               else mask.square() * scale)
+    return torch.cat([directions[f.shape[0]] @ f, weights[None]])
 
 
 def _identity(t: torch.Tensor) -> torch.Tensor:
