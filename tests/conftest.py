@@ -103,3 +103,17 @@ def moved_from_photo(picture, photo=None) -> float:
 
 
 PAINTED = 8.0  # moved_from_photo of a painted picture: 20-28 after 10-30 steps at 64 px
+
+
+def run_evaluator(model, objective, x, cut):
+    """Drive brushwork.tiles.evaluate to its end: (loss terms, x's gradient, the Progress
+    records it yielded)."""
+    from brushwork import tiles
+
+    run = tiles.evaluate(model, objective, x, cut)
+    seen = []
+    while True:
+        try:
+            seen.append(next(run))
+        except StopIteration as done:
+            return done.value, x.grad.clone(), seen

@@ -5,11 +5,13 @@ import torch
 from PIL import Image
 
 import brushwork
-from brushwork import images, memory, prepare, regions, tiles, tiling
+from brushwork import images, memory, prepare, regions, tiling
 from brushwork.cli import main
 from brushwork.errors import InputError
 from brushwork.losses import gram, relative_gram_loss
 from brushwork.statistics import statistic
+
+from conftest import run_evaluator
 
 GRAM = statistic("gram")
 from brushwork.objective import Objective
@@ -23,12 +25,10 @@ def _half(width: int, height: int, left: bool) -> Image.Image:
 
 
 def _evaluate(model, objective, x):
-    run = tiles.evaluate(model, objective, x, tiling.cut(*x.shape[-1:-3:-1], model.layers))
-    try:
-        while True:
-            next(run)
-    except StopIteration as done:
-        return done.value, x.grad.clone()
+    """The loss terms and gradient of the whole picture, untiled."""
+    terms, grad, _ = run_evaluator(model, objective, x,
+                                   tiling.cut(*x.shape[-1:-3:-1], model.layers))
+    return terms, grad
 
 
 def test_an_all_white_mask_is_exactly_the_unguided_loss(model, photo, painting):

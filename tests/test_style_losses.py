@@ -11,7 +11,7 @@ from brushwork.objective import Objective
 from brushwork.settings import Settings
 from brushwork.statistics import statistic
 
-from conftest import moved_from_photo
+from conftest import moved_from_photo, run_evaluator
 
 SLICED = dict(generator=torch.Generator().manual_seed(3), channels=[8])
 
@@ -114,13 +114,7 @@ def test_the_tiled_gradient_is_the_whole_pictures_for_every_loss(model, photo, p
     x = x.clamp(0, 1)
 
     def evaluate(cut):
-        xx = x.clone().requires_grad_(True)
-        run = tiles.evaluate(model, objective, xx, cut)
-        while True:
-            try:
-                next(run)
-            except StopIteration as done:
-                return done.value, xx.grad
+        return run_evaluator(model, objective, x.clone().requires_grad_(True), cut)[:2]
 
     whole_terms, whole = evaluate(tiling.cut(*size, model.layers))
     cut = tiling.cut(*size, model.layers, side=64)

@@ -11,6 +11,8 @@ from brushwork.losses import content_loss, gram, relative_gram_loss, style_loss,
 from brushwork.objective import Objective
 from brushwork.settings import Settings
 
+from conftest import run_evaluator
+
 
 def test_the_halo_is_worked_out_from_the_network():
     assert layers.halo(["relu5_1"]) == (80, 16)  # 5 spoilt positions of 16 pixels
@@ -57,16 +59,6 @@ def _objective(model, s: Settings, photo, painting, size, luminance=False):
                      statistic=stat), content_in
 
 
-def _evaluate(model, objective, x, cut):
-    run = tiles.evaluate(model, objective, x, cut)
-    seen = []
-    while True:
-        try:
-            seen.append(next(run))
-        except StopIteration as done:
-            return done.value, x.grad.clone(), seen
-
-
 @pytest.mark.parametrize("size,pooling,luminance", [((300, 229), "avg", False),
                                                      ((256, 192), "max", True)])
 def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling, luminance):
@@ -87,9 +79,9 @@ def test_the_tiled_gradient_is_the_whole_pictures(photo, painting, size, pooling
             + s.tv_weight * tv_loss(x))
     want = torch.autograd.grad(loss, x)[0]
 
-    whole_terms, whole, none = _evaluate(model, objective, x, tiling.cut(*size, model.layers))
+    whole_terms, whole, none = run_evaluator(model, objective, x, tiling.cut(*size, model.layers))
     cut = tiling.cut(*size, model.layers, side=64)
-    terms, tiled, progress = _evaluate(model, objective, x, cut)
+    terms, tiled, progress = run_evaluator(model, objective, x, cut)
     assert none == [] and len(cut) >= 12
     assert [(p.phase, p.tile) for p in progress] == (
         [("gram", i) for i in range(1, len(cut) + 1)] + [("gradient", i) for i in range(1, len(cut) + 1)])

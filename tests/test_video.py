@@ -9,11 +9,11 @@ import torch
 pytest.importorskip("av")
 pytest.importorskip("cv2")
 import brushwork  # noqa: E402
-from brushwork import examples, flow, tiles, tiling, videoio  # noqa: E402
+from brushwork import examples, flow, tiling, videoio  # noqa: E402
 from brushwork.objective import Objective, Region, Temporal  # noqa: E402
 from brushwork.statistics import statistic  # noqa: E402
 
-from conftest import tiny, write_clip  # noqa: E402
+from conftest import run_evaluator, tiny, write_clip  # noqa: E402
 
 
 def test_a_clip_yields_one_record_per_frame_the_first_fresh_the_rest_from_the_flow(model):
@@ -77,13 +77,8 @@ def test_tiled_gradient_with_the_temporal_term_equals_the_whole(model):
                     temporal=Temporal(target, c, 500.0))
 
     def grad(cut):
-        xx = x.clone().requires_grad_(True)
-        ev = tiles.evaluate(model, obj, xx, cut)
-        while True:
-            try:
-                next(ev)
-            except StopIteration as done:
-                return xx.grad, done.value
+        terms, g, _ = run_evaluator(model, obj, x.clone().requires_grad_(True), cut)
+        return g, terms
 
     layers = ["relu1_1", "relu2_1"]
     whole_g, whole_t = grad(tiling.cut(128, 96, layers))

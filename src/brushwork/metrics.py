@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import images
+from .losses import gram
 from .vgg import VGG19Features
 from .weights import load_weights
 
@@ -88,7 +89,7 @@ class Scorer:
         fo, fc, fs = self.wang(out), self.wang(cont), self.wang(style)
         cf = _mean(_cosine(fo[k], fc[k]) for k in CONTENT_LAYERS)
         colour = _mean(_cosine(_histogram(out[0, c]), _histogram(style[0, c])) for c in range(3))
-        texture = _mean(_cosine(_gram(fo[k]), _gram(fs[k])) for k in GLOBAL_LAYERS)
+        texture = _mean(_cosine(gram(fo[k]), gram(fs[k])) for k in GLOBAL_LAYERS)
         parts = [local_patterns(fo[k], fs[k]) for k in LOCAL_LAYERS]
         lp1, lp2 = _mean(p[0] for p in parts), _mean(p[1] for p in parts)
         style_dist, content_dist = self._yardstick(out, cont, style)
@@ -101,8 +102,8 @@ class Scorer:
         fo, fc, fs = self.ruler(out), self.ruler(cont), self.ruler(style)
         k = YARDSTICK_CONTENT
         content = float(((fo[k] - fc[k]) ** 2).mean() / (fc[k] ** 2).mean())
-        style_dist = _mean(float(((_gram(fo[k]) - _gram(fs[k])) ** 2).sum()
-                                 / (_gram(fs[k]) ** 2).sum()) for k in YARDSTICK_STYLE)
+        style_dist = _mean(float(((gram(fo[k]) - gram(fs[k])) ** 2).sum()
+                                 / (gram(fs[k]) ** 2).sum()) for k in YARDSTICK_STYLE)
         return style_dist, content
 
     def _tensor(self, im: Image.Image, shape: tuple[int, int]) -> torch.Tensor:
@@ -132,11 +133,6 @@ def _nearest(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
         sims.append(s)
         idx.append(j)
     return torch.cat(sims), torch.cat(idx)
-
-
-def _gram(f: torch.Tensor) -> torch.Tensor:
-    m = f[0].reshape(f.shape[1], -1).float()
-    return m @ m.T / m.shape[1]
 
 
 def _histogram(channel: torch.Tensor) -> torch.Tensor:

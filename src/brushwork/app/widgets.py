@@ -108,8 +108,6 @@ def _preset_default(name: str, values: dict, defaults: dict):
     from brushwork.presets import PRESETS
 
     chosen = PRESETS.get(values.get("preset", "default"), ("", {}))[1]
-    if name == "strength":
-        return chosen.get("strength", defaults.get("strength"))
     return chosen.get(name, defaults[name])
 
 
