@@ -1,6 +1,7 @@
 """Page logic of the web app, through Streamlit's AppTest (no browser)."""
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,9 @@ def test_widgets_take_their_defaults_from_the_dataclass():
         box = _by_key(at.selectbox, name)
         assert box.value == defaults[name]
         choices = next(f for f in dataclasses.fields(Settings) if f.name == name).metadata["choices"]
-        assert list(box.options) == widgets.runnable(name, list(choices))[0]
+        # each choice in words ("L-BFGS (the paper's)"), only those this server runs
+        words = widgets.CHOICE_WORDS.get(name, {})
+        assert list(box.options) == [words.get(c, c) for c in widgets.runnable(name, list(choices))[0]]
     assert any("Running on" in c.value and _device().type in c.value for c in at.sidebar.caption)
 
 
@@ -81,7 +84,7 @@ def test_a_preset_sets_its_widgets_and_lands_in_the_record():
 def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     at = _app()
     # The first screen shows what the defaults make, until the visitor's own first picture.
-    assert [h.value for h in at.subheader].count("Example") == 1
+    assert [c.value for c in at.caption].count("Example") == 1
     _by_key(at.number_input, "size").set_value(48)
     _by_key(at.number_input, "steps").set_value(3)
     at.button[0].click().run()
@@ -93,7 +96,7 @@ def test_a_tiny_run_produces_a_downloadable_png_with_settings():
     from io import BytesIO
     assert max(Image.open(BytesIO(results[0]["png"])).size) == 48
     assert any("Done in" in m.value for m in at.success)
-    assert "Example" not in [h.value for h in at.subheader]
+    assert "Example" not in [c.value for c in at.caption]
     # its caption says what differed from the defaults and how far it got
     assert results[0]["caption"].endswith("size 48 · steps 3 · step 3 of 3")
     # named after its photo and painting, in characters every file system takes
@@ -115,7 +118,7 @@ def test_options_this_server_cannot_run_are_not_offered_and_say_why():
     assert ("mps" in device.options) == torch.backends.mps.is_available()
     assert ("bf16" in precision.options) == torch.cuda.is_available()
     if not torch.cuda.is_available():  # this CPU machine: the reason is in the help
-        assert "not on this server: cuda" in device.help and "bf16" in precision.help
+        assert "Not on this server: cuda" in device.help and "bf16" in precision.help
     for option in device.options:  # every one offered runs: no error, Start enabled
         device.set_value(option)
         at.run()
@@ -128,6 +131,25 @@ def test_stop_is_offered_only_while_a_picture_paints():
     start = next(b for b in at.button if b.label == "Start painting")
     assert stop.disabled and not start.disabled  # nothing to stop: nothing said about a picture
     assert not any("Kept the picture" in m.value for m in at.info)
+
+
+def test_stop_while_waiting_in_line_says_nothing_was_painted():
+    """Stop before the run's first step (it was waiting in line) keeps nothing and says so,
+    not "Kept the picture at step N" about an earlier picture."""
+    at = _app()
+    _by_key(at.number_input, "size").set_value(48)
+    _by_key(at.number_input, "steps").set_value(2)
+    at.button(key="start_button").click().run()
+    assert len(at.session_state["results"]) == 1  # an earlier picture, at step 2
+    # The next run, ended while still in line (the same path as Stop: AppTest cannot click
+    # a button that was disabled when the page was last drawn).
+    at.session_state["run_request"] = {"started": True}
+    at.session_state["current_run"] = "run-in-line"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("before its first step: nothing was painted" in m.value for m in at.info)
+    assert not any("Kept the picture" in m.value for m in at.info)
+    assert len(at.session_state["results"]) == 1 and "run_request" not in at.session_state
 
 
 def test_a_run_ended_by_anything_but_stop_unlocks_the_page_and_says_so():
@@ -244,7 +266,7 @@ def test_uploads_over_25_mb_or_40_megapixels_are_refused():
     page = Errors()
     got = widgets.load_inputs(page, [Upload("huge.png", b"\x89PNG" + b"\x00" * (26 * 2**20)),
                                          Upload("wide.png", big_png)], fallback=[])
-    assert got == []
+    assert got is None  # refused: nothing is painted in their place
     assert "huge.png: is over 25 MB" in page.seen[0]
     assert "wide.png" in page.seen[1] and "over the 40 MP limit" in page.seen[1]
 
@@ -261,6 +283,9 @@ def test_video_mode_paints_the_demo_clip_and_offers_the_mp4(monkeypatch):
     at.radio(key="mode").set_value("Video").run()
     assert not at.exception, at.exception
     assert any("first" in c.value and "frames" in c.value for c in at.caption)  # the limit
+    # the clip's size, frames and length, and what Start will do, with about how long
+    assert any("320x240, 4 frames at 24 fps (0.2 s). Paints 4 frames at 256x192" in c.value
+               for c in at.caption), [c.value for c in at.caption]
     _by_key(at.number_input, "size").set_value(48)
     _by_key(at.number_input, "steps").set_value(3)
     _by_key(at.number_input, "frame_steps").set_value(2)
@@ -281,6 +306,22 @@ def test_video_mode_paints_the_demo_clip_and_offers_the_mp4(monkeypatch):
         assert info.frames == 4 and info.size == (48, 36) and info.rate == 24
         assert videoio.read_record(f.name)["video"]["frame_steps"] == 2
     assert any(b.label == "Download MP4" for b in at.get("download_button"))
+
+
+def test_a_clip_that_cannot_be_read_is_said_in_the_uploads_words():
+    """No server path, no decoder detail, no fix a web user cannot do (a folder of frames)."""
+    pytest.importorskip("av")
+    from brushwork import videoio
+    from brushwork.app import video
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "holiday.mp4"
+        path.write_bytes(b"not a video at all")
+        with pytest.raises(brushwork.InputError) as e:
+            videoio.probe(path)
+        said = video._upload_words(e.value, "holiday.mp4", path)
+    assert said.startswith("holiday.mp4: is not a video brushwork can read; upload an MP4")
+    assert folder not in said and "Errno" not in said and "folder" not in said
 
 
 def test_stopping_a_video_keeps_the_frames_done_as_an_mp4():

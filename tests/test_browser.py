@@ -112,7 +112,8 @@ def _set_number(page, label: str, value: int) -> None:
 
 def test_upload_run_preview_download(server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = _page(browser, viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    # a 1280x720 laptop screen: Start, the run and its result fit it
+    page = _page(browser, viewport={"width": 1280, "height": 720}, accept_downloads=True)
     page.goto(server)
     page.get_by_text("Start painting").wait_for()
     uploads = page.locator('input[type="file"]')
@@ -120,12 +121,17 @@ def test_upload_run_preview_download(server, browser, tmp_path):
     uploads.nth(1).set_input_files(str(examples.STYLES["The Scream (Munch)"]))
     page.get_by_text("tubingen.jpg").first.wait_for()
     page.get_by_text("the_scream.jpg").first.wait_for()
-    _set_number(page, "Size", 96)
+    _set_number(page, "Size (px)", 96)
     _set_number(page, "Steps", 8)
-    page.get_by_role("button", name="Start painting").click()
+    start = page.get_by_role("button", name="Start painting")
+    assert _in_view(page, start)
+    start.click()
     page.get_by_text("Done in").wait_for(timeout=180_000)
     # The result: at its own 96 px, with a before/after swipe that works in the browser alone.
-    swipe = page.frame_locator("iframe").last
+    frame = page.locator("iframe[title='st.iframe']").first
+    frame.wait_for()
+    assert _in_view(page, frame)  # in view when the run ends, without scrolling
+    swipe = page.frame_locator("iframe[title='st.iframe']").first
     # the result's caption, saying what differed from the defaults and how far it got
     swipe.get_by_text("the_scream.jpg · size 96 · steps 8 · step 8 of 8").first.wait_for()
     picture = swipe.get_by_role("img").first
@@ -147,29 +153,112 @@ def test_upload_run_preview_download(server, browser, tmp_path):
     assert record["settings"]["steps"] == 8
     # the result is still there after the download click
     assert page.get_by_role("button", name="Download PNG (settings embedded)").is_visible()
+    # leaving the page would lose the session's pictures: the browser asks first
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.type), d.accept()))  # then leave
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")  # at once when nothing asks
+    assert asked == ["beforeunload"]
 
 
-def test_bad_upload_shows_a_message_and_keeps_the_page(server, browser, tmp_path):
+def _in_view(page, locator) -> bool:
+    """The element lies wholly inside the window as it is scrolled now."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return (box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+            and box["x"] + box["width"] <= size["width"])
+
+
+def _start(page):
+    from playwright.sync_api import expect
+
+    start = page.get_by_role("button", name="Start painting")
+    # Until a rerun has finished, Streamlit can show the old button beside the new one.
+    expect(start).to_have_count(1)
+    return start
+
+
+def test_a_refused_upload_paints_nothing_in_its_place(server, browser, tmp_path):
+    """A file brushwork cannot read is refused in the page, in words; the example photo is not
+    painted in its place: Start waits, and says why."""
+    from playwright.sync_api import expect
+
     page = _page(browser)
     page.goto(server)
-    page.get_by_text("Start painting").wait_for()
+    example = page.get_by_alt_text("photo: Tübingen (example)")
+    example.wait_for()
     fake = tmp_path / "fake.png"
     fake.write_text("this is not a picture")
     page.locator('input[type="file"]').nth(0).set_input_files(str(fake))
-    page.get_by_text("fake.png: is not an image brushwork can read").wait_for()
+    page.get_by_text("fake.png: is not an image brushwork can read").first.wait_for()
+    page.get_by_text("Start waits: the photo was refused (see Photo)").wait_for()
+    expect(_start(page)).to_be_disabled()
+    expect(example).to_have_count(0)  # not the example instead
+    page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))
+
+
+def test_a_number_out_of_range_is_refused_beside_it_not_replaced(server, browser):
+    """Size typed as 10 stays 10 and is refused under the widget, in its words; Start waits
+    until it is fixed (Streamlit's own range check showed 10 and ran 256)."""
     from playwright.sync_api import expect
 
-    # Until the rerun has finished, Streamlit can show the old button beside the new one.
-    start = page.get_by_role("button", name="Start painting")
-    expect(start).to_have_count(1)
-    assert start.is_visible()
-    page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))
+    page = _page(browser, viewport={"width": 1280, "height": 720})
+    page.goto(server)
+    _start(page).wait_for()
+    _set_number(page, "Size (px)", 10)
+    page.get_by_text("Start waits: Size (px): must be from 32 to 8192, got 10").wait_for()
+    reason = page.locator("[data-testid='stSidebar']").get_by_text("must be from 32 to 8192, got 10")
+    expect(reason).to_have_count(1)  # under the widget too
+    expect(_start(page)).to_be_disabled()
+    assert page.get_by_label("Size (px)", exact=True).input_value() == "10"  # as typed
+    page.screenshot(path=str(ARTIFACTS / "app-out-of-range.png"))
+    _set_number(page, "Size (px)", 64)
+    expect(_start(page)).to_be_enabled()
+    page.get_by_text("64 px, 100 steps").wait_for()
+
+
+def test_a_photo_the_size_cannot_paint_is_refused_before_start(server, browser, tmp_path):
+    """A 4000x20 photo is 256x1 at 256 px: said in the page before Start, which waits (it
+    used to pass the upload and fail after Start under a bar that never moved)."""
+    from playwright.sync_api import expect
+
+    page = _page(browser)
+    page.goto(server)
+    _start(page).wait_for()
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (4000, 20), (200, 40, 40)).save(wide)
+    page.locator('input[type="file"]').nth(0).set_input_files(str(wide))
+    page.get_by_text("The photo: at a longer side of 256 px this 4000x20 image is 256x1").wait_for()
+    expect(_start(page)).to_be_disabled()
+
+
+def test_masks_that_do_not_fit_keep_start_waiting(server, browser, tmp_path):
+    """Upload masks for two paintings with one mask: the reason is in the page and Start waits
+    (the run used to blend both paintings everywhere)."""
+    from playwright.sync_api import expect
+
+    page = _page(browser, viewport={"width": 1400, "height": 1200})
+    page.goto(server)
+    _start(page).wait_for()
+    starry, scream = examples.STYLES["The Starry Night (van Gogh)"], examples.STYLES["The Scream (Munch)"]
+    page.locator('input[type="file"]').nth(1).set_input_files([str(starry), str(scream)])
+    page.get_by_text("the_scream.jpg").first.wait_for()
+    page.get_by_text("Regions: a different painting in each part").click()
+    _choose(page, "Where the paintings go", "Upload masks")
+    page.get_by_text("Start waits: Regions: upload 2 masks, one per painting").wait_for()
+    expect(_start(page)).to_be_disabled()
+    mask = tmp_path / "left.png"
+    Image.new("L", (64, 48), 255).save(mask)
+    page.locator('input[type="file"]').nth(2).set_input_files(str(mask))
+    page.get_by_text("Start waits: Regions: 1 masks for 2 paintings").wait_for()
+    expect(_start(page)).to_be_disabled()
+    page.screenshot(path=str(ARTIFACTS / "app-masks-do-not-fit.png"), full_page=True)
 
 
 def start_run(page, server, size: int, steps: int, seed: int | None = None) -> None:
     page.goto(server)
     page.get_by_text("Start painting").wait_for()
-    _set_number(page, "Size", size)
+    _set_number(page, "Size (px)", size)
     _set_number(page, "Steps", steps)
     if seed is not None:
         page.get_by_text("Advanced").click()
@@ -181,12 +270,13 @@ def test_stop_keeps_the_latest_picture(server, browser):
     page = _page(browser, viewport={"width": 1400, "height": 1000})
     # far too many steps to finish by itself, whatever the machine's speed: only Stop ends it
     start_run(page, server, 128, 100000)
-    progress = page.get_by_text(re.compile(r"Step \d+/100000 ·")).first
+    # the progress says the time left, once a few steps have set the pace
+    progress = page.get_by_text(re.compile(r"Step \d+/100000 · about .+ left")).first
     progress.wait_for(timeout=120_000)
     seen = int(re.search(r"Step (\d+)/100000", progress.inner_text()).group(1))
     # While it paints, nothing that would end it can be changed: the settings, the inputs and
     # Start are locked, and Start says what is happening.
-    assert page.get_by_label("Size", exact=True).is_disabled()
+    assert page.get_by_label("Size (px)", exact=True).is_disabled()
     assert page.get_by_label("Steps", exact=True).is_disabled()
     assert page.get_by_role("button", name="Painting ...").is_disabled()
     page.get_by_role("button", name="Stop").click()
@@ -246,7 +336,10 @@ def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
     big = tmp_path / "huge.png"
     big.write_bytes(b"\x89PNG" + os.urandom(26 * 2**20))
     page.locator('input[type="file"]').nth(0).set_input_files(str(big))
-    page.get_by_text("25.0MB").first.wait_for()  # Streamlit refuses it
+    # refused in the page, in words (not in the uploader's hover tooltip), and Start waits
+    page.get_by_text("huge.png: is over 25 MB; upload a smaller file").first.wait_for()
+    page.get_by_text("Start waits: the photo was refused").wait_for()
+    assert _start(page).is_disabled()
     # An upload without the XSRF token is refused by the server itself.
     req = urllib.request.Request(server + "/_stcore/upload_file/abc/def", data=b"x", method="PUT")
     try:
@@ -259,7 +352,9 @@ def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
 
 
 def _choose(page, label: str, option: str) -> None:
-    page.get_by_role("radiogroup", name=label).get_by_text(option, exact=True).click()
+    """Click a radio option by the end of its label (a painting's name follows its swatch)."""
+    page.get_by_role("radiogroup", name=label).get_by_text(
+        re.compile(re.escape(option) + "$")).click()
 
 
 def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -287,8 +382,10 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
     box = canvas.bounding_box()
+    # each painting's name with its colour's swatch and its number
+    brushes = page.get_by_role("radiogroup", name="Paint with")
+    assert "■ 1: starry_night.jpg" in brushes.inner_text()
     _drag(page, box, (0.02, 0.02), (0.5, 0.98))  # the left half in painting 1
-    page.get_by_text("The regions over the photo").wait_for()
     waiting = page.get_by_text("No region painted yet for 2: the_scream.jpg")
     waiting.wait_for()
     _choose(page, "Paint with", "2: the_scream.jpg")
@@ -296,7 +393,7 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     _drag(page, canvas.bounding_box(), (0.5, 0.02), (0.98, 0.98))  # the right half in painting 2
     waiting.wait_for(state="hidden")  # both regions are in the map now
     page.screenshot(path=str(ARTIFACTS / "app-regions-painted.png"), full_page=True)
-    _set_number(page, "Size", 96)
+    _set_number(page, "Size (px)", 96)
     _set_number(page, "Steps", 12)
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=240_000)
@@ -320,9 +417,9 @@ def test_video_mode_paints_the_demo_clip_and_downloads_the_mp4(server, browser, 
     page.get_by_role("radiogroup", name="What to paint").get_by_text("Video", exact=True).click()
     page.get_by_role("button", name="Start painting the video").wait_for()
     page.get_by_text("The app paints the first").wait_for()
-    _set_number(page, "Size", 48)
+    _set_number(page, "Size (px)", 48)
     _set_number(page, "Steps", 3)
-    _set_number(page, "Frame steps", 2)
+    _set_number(page, "Steps per later frame", 2)
     page.get_by_role("button", name="Start painting the video").click()
     page.get_by_text(re.compile(r"Done: \d+ frames")).wait_for(timeout=240_000)
     page.screenshot(path=str(ARTIFACTS / "app-video.png"), full_page=True)

@@ -123,16 +123,20 @@ def test_corpus_through_the_app_loader():
     from brushwork.app import widgets
 
     class Page:
-        errors: list = []
+        def __init__(self):
+            self.errors = []
 
         def error(self, text):
             self.errors.append(text)
 
     page = Page()
     uploads = [Upload(n, d) for n, (d, _) in sorted(CORPUS.items())]
-    loaded = widgets.load_inputs(page, uploads, fallback=[])
+    # one upload at a time: a refused one makes the whole input None (nothing else is painted)
+    loaded = [widgets.load_inputs(page, [up], fallback=[]) for up in uploads]
+    assert widgets.load_inputs(Page(), uploads, fallback=[]) is None  # any refused: none
     expected_ok = sorted(n for n, (_, e) in CORPUS.items() if e == "ok" or "under 32" in e)
-    assert sorted(i.name for i in loaded) == expected_ok  # size is checked when the run starts
+    # (a size that cannot be painted is checked against the settings, before Start)
+    assert sorted(i[0].name for i in loaded if i is not None) == expected_ok
     assert len(page.errors) == len(CORPUS) - len(expected_ok)
     assert all(": " in e and "Traceback" not in e for e in page.errors)
 

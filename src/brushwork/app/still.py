@@ -10,18 +10,19 @@ from PIL import Image
 
 from brushwork import examples
 
-from . import canvas
+from . import canvas, guard
 from .queue import RunQueue, turn
-from .widgets import (caption, download_name, image_types, load_inputs, settings_sidebar,
-                      style_inputs)
+from .widgets import (caption, download_name, in_words, load_inputs, settings_sidebar,
+                      style_inputs, upload_caption)
 
+SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
 def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=None) -> None:
-    """The picture page: inputs, regions, the sidebar, Start and Stop, the results. With a
-    `runner` (brushwork app --backend ray) the picture is painted by the cluster's workers."""
-    from brushwork import examples
+    """The picture page: the inputs on the left; Start, the run and its result on the right, in
+    view on a laptop's screen; the session's other pictures under both. With a `runner`
+    (brushwork app --backend ray) the picture is painted by the cluster's workers."""
     from brushwork.device import resolve_device
 
     # While a picture paints, everything that would end the run if changed is locked: a
@@ -34,68 +35,141 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
         request = None
     locked = request is not None
 
-    # ---- inputs --------------------------------------------------------------------------
-    left, right = st.columns(2)
-    with left:
+    # ---- check: the inputs, the regions, the settings; every reason Start waits is said ------
+    inputs, side = st.columns([5, 4], gap="large")
+    photo_col, style_col = inputs.columns(2)
+    with photo_col:
         st.subheader("Photo")
-        upload = st.file_uploader("Upload a photo", type=image_types(), key="content_upload",
-                                  disabled=locked)
-        content = load_inputs(st, [upload] if upload else [], [("Tübingen (example)", examples.CONTENT)])
-    styles = style_inputs(st, right, locked)
-    if content:
-        left.image(content[0].im, caption=content[0].name, width=280)
-
-    # ---- regions: a painting per part of the picture (Gatys et al. 2017) -------------------
+        upload = st.file_uploader("Upload a photo", key="content_upload", disabled=locked,
+                                  help=upload_caption("Photos"))
+        content = load_inputs(st, [upload] if upload else [],
+                              [("Tübingen (example)", examples.CONTENT)])
+    styles = style_inputs(st, style_col, locked)
+    problems: list[str] = []
+    if content is None:
+        problems.append("the photo was refused (see Photo)")
+    if styles is None:
+        problems.append("a painting was refused (see Painting)")
+    elif not styles:
+        problems.append("pick or upload a painting")
     masks = None
     if content and styles:
         # Drawn while locked too: a canvas taken off the page mid-run sends a last value, and
         # that rerun would end the run.
-        with st.expander("Regions: a different painting in each part, parts kept as the photo"):
-            masks = canvas.regions(st, content[0], styles)
-
-    # ---- settings, built from the dataclass ------------------------------------------------
-    settings, _ = settings_sidebar(st, device, defaults, len(styles), locked=locked)
+        # Under both columns: the canvas needs the page's width.
+        with st.expander("Regions: a different painting in each part, parts kept as the photo",
+                         expanded=state.get("regions_mode", "Everywhere") != "Everywhere"):
+            masks, problem = canvas.regions(st, content[0], styles)
+        if problem:
+            problems.append(problem)
+    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], locked=locked)
+    settings = panel.settings
+    problems += panel.problems
     if settings is not None:
         device = resolve_device(settings.device)  # the Device widget's choice, checked
+    run_styles, run_masks, settings = _used(styles, masks, settings)
+    if content:
+        _photo_note(photo_col, content[0], settings)
+        if settings is not None and run_styles and not problems:
+            problems += _check(content[0], run_styles, run_masks, settings)
 
-    # ---- run -----------------------------------------------------------------------------
-    go, stop = st.columns([1, 1])
-    start = go.button("Painting ..." if locked else "Start painting", type="primary",
-                      disabled=locked or not (content and styles and settings),
-                      use_container_width=True)
-    if stop.button("Stop", use_container_width=True, disabled=not locked, key="stop_button"):
-        _stop(st, state, runner, "Stopped")
-        st.rerun()  # unlock the page
-    elif start and settings is not None:
-        if masks:  # paintings given no region (painted mode) sit this run out
-            used = [i for i, m in enumerate(masks) if max(m.im.getextrema()) > 0]
-            styles, masks = [styles[i] for i in used], [masks[i] for i in used]
-            if settings.style_blend:
-                settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
-        # Drawn again locked, then painted: the run's settings are these, whatever follows.
-        state["run_request"] = {"settings": settings, "device": device, "content": content[0],
-                                "styles": styles, "masks": masks, "started": False}
-        st.rerun()
-    elif locked:
-        request["started"] = True
-        if runner is None:
-            note = run(st, state, queue, model_for, request["settings"], request["device"],
-                       request["content"], request["styles"], request["masks"])
+    # Made before a run starts (a run holds the script until it ends), so that the session's
+    # earlier pictures stay on the page while the next one paints.
+    earlier = st.container()
+    with earlier:
+        _gallery(st, state, include_latest=locked)
+    with side:
+        go, stop = st.columns(2)
+        # Keyed: the button keeps its identity when its label changes (else the old one lingers
+        # on the page while the run holds the script).
+        start = go.button("Painting ..." if locked else "Start painting", type="primary",
+                          disabled=locked or bool(problems), width="stretch",
+                          key="start_button")
+        stopped = stop.button("Stop", width="stretch", disabled=not locked,
+                              key="stop_button")
+        if problems and not locked:
+            st.error("Start waits: " + "; ".join(dict.fromkeys(problems)))
+        elif settings is not None and not locked:
+            st.caption(_plan_words(settings, device, content[0].im.size))
         else:
-            note = run_on_cluster(st, state, runner, request["settings"], request["content"],
-                                  request["styles"], request["masks"])
-        state.pop("run_request", None)
-        if note:  # (an error has put its own note)
-            state["note"] = ("success", note)
-        st.rerun()  # unlock the page
-    kept = state.pop("note", None)
-    if kept:
-        getattr(st, kept[0])(kept[1])
-    _results(st, state)
+            st.caption(_plan_words(request["settings"], request["device"],
+                                   request["content"].im.size) if locked else "")
+        if stopped:
+            _stop(st, state, runner, "Stopped")
+            st.rerun()  # unlock the page
+        elif start and settings is not None:
+            # Drawn again locked, then painted: the run's settings are these, whatever follows.
+            state["run_request"] = {"settings": settings, "device": device, "content": content[0],
+                                    "styles": run_styles, "masks": run_masks, "started": False}
+            st.rerun()
+        elif locked:
+            request["started"] = True
+            if runner is None:
+                note = run(st, state, queue, model_for, request["settings"], request["device"],
+                           request["content"], request["styles"], request["masks"])
+            else:
+                note = run_on_cluster(st, state, runner, request["settings"], request["content"],
+                                      request["styles"], request["masks"])
+            state.pop("run_request", None)
+            state.pop("current_run", None)
+            if note:  # (an error has put its own note)
+                state["note"] = ("success", note)
+            state["show_result"] = True  # bring the new picture into view, once
+            st.rerun()  # unlock the page
+        kept = state.pop("note", None)
+        if kept:
+            getattr(st, kept[0])(kept[1])
+        _result(st, state)
+    if state.results or locked:
+        guard.warn_before_leaving(st)
+
+
+def _used(styles, masks, settings):
+    """The paintings, masks and settings the run takes: paintings given no region (painted
+    mode) sit the run out, with their blend weights."""
+    if not masks or not styles:
+        return styles, masks, settings
+    used = [i for i, m in enumerate(masks) if max(m.im.getextrema()) > 0]
+    if settings is not None and settings.style_blend:
+        settings = settings.replace(style_blend=tuple(settings.style_blend[i] for i in used))
+    return [styles[i] for i in used], [masks[i] for i in used], settings
+
+
+def _check(content, styles, masks, settings) -> list[str]:
+    """The library's own checks of a run before Start is offered (a photo too elongated for
+    the size, masks that do not fit, a picture too large for memory, ...), in the page's words."""
+    import brushwork
+
+    try:
+        brushwork.check_inputs(content.im, [s.im for s in styles], settings,
+                               masks=[m.im for m in masks] if masks else None)
+    except brushwork.BrushworkError as e:
+        return [in_words(str(e))]
+    return []
+
+
+def _photo_note(column, content, settings) -> None:
+    """The photo, with a word when it is smaller than the size asked (it will be enlarged)."""
+    size = settings.size if settings is not None else None
+    note = ""
+    if size and max(content.im.size) < size:
+        note = (f" · {content.im.width}x{content.im.height} px, enlarged to {size} px: expect a "
+                "soft picture (a larger photo, or a smaller size, keeps it sharp)")
+    column.image(content.im, caption=content.name + note, width=220, alt=f"photo: {content.name}")
+
+
+def _plan_words(settings, device, shape: tuple[int, int]) -> str:
+    """What Start will do, in a line: the size, the steps and about how long."""
+    from .widgets import estimate
+
+    est = estimate(settings.size, settings.steps, device, shape)
+    return (f"{settings.size} px, {settings.steps} steps (Settings, on the left; » at the top "
+            "left on a phone). " + (est or ""))
 
 
 def _stop(st, state, runner, what: str) -> None:
-    """The run in progress ends here: its latest picture kept, the page unlocked."""
+    """The run in progress ends here: its latest picture kept, the page unlocked, and what was
+    kept said (nothing, when it was still waiting in line)."""
     state.pop("run_request", None)
     # Streamlit starts this rerun while the interrupted run is still unwinding: keep its latest
     # step from here (the run also keeps it on its way out; same entry either way).
@@ -103,35 +177,46 @@ def _stop(st, state, runner, what: str) -> None:
         state.pop("keep_latest")()
     if runner is not None and "cluster_job" in state:
         _stop_on_cluster(st, state, runner)
-    if state.results:
-        state["note"] = ("info", f"{what}. Kept the picture at step {state.results[-1]['step']}.")
+    run_id = state.pop("current_run", None)
+    kept = next((r for r in state.results if run_id is not None and r["id"] == run_id), None)
+    state["note"] = ("info", f"{what}. Kept the picture at step {kept['step']}." if kept else
+                     f"{what} before its first step: nothing was painted.")
 
 
-def _results(st, state) -> None:
-    """The latest picture with its before/after and download, then the session's others; an
+def _result(st, state) -> None:
+    """The latest picture at its own pixels with a before/after swipe and its download; an
     example of what the defaults make before the first."""
-    if not state.results and examples.EXAMPLE_RESULT.exists():
-        st.subheader("Example")
-        st.image(str(examples.EXAMPLE_RESULT), caption=examples.EXAMPLE_CAPTION, width=384)
-    if state.results:
-        latest = state.results[-1]
-        st.subheader("Result")
-        if latest.get("photo") is not None:  # the picture at its own pixels, with a swipe
-            _compare(st, latest)
-        else:
-            st.image(latest["png"], caption=latest["caption"])
-        st.download_button("Download PNG (settings embedded)", latest["png"],
-                           file_name=latest["file_name"], mime="image/png", key="download_latest",
-                           on_click="ignore")  # a download must not rerun (and end) a run
-        if len(state.results) > 1:
-            st.subheader("This session's pictures")
-            cols = st.columns(4)
-            for i, r in enumerate(reversed(state.results[:-1])):
-                with cols[i % 4]:
-                    st.image(r["png"], caption=r["caption"])
-                    st.download_button("Download", r["png"], file_name=r["file_name"],
-                                       mime="image/png", key=f"download_{r['id']}",
-                                       on_click="ignore")
+    if "run_request" in state:
+        return  # the run's preview is here; the previous picture is under "Earlier pictures"
+    if not state.results:
+        if examples.EXAMPLE_RESULT.exists():
+            st.caption("Example")
+            st.image(str(examples.EXAMPLE_RESULT), caption=examples.EXAMPLE_CAPTION, width=384,
+                     alt=examples.EXAMPLE_CAPTION)
+        return
+    latest = state.results[-1]
+    if latest.get("photo") is not None:  # the picture at its own pixels, with a swipe
+        _compare(st, latest, scroll=state.pop("show_result", False))
+    else:
+        st.image(latest["png"], caption=latest["caption"], alt=latest["caption"])
+    st.download_button("Download PNG (settings embedded)", latest["png"],
+                       file_name=latest["file_name"], mime="image/png", key="download_latest",
+                       on_click="ignore")  # a download must not rerun (and end) a run
+
+
+def _gallery(st, state, include_latest: bool) -> None:
+    """The session's other pictures, newest first, each downloadable (the latest too while the
+    next one paints)."""
+    shown = state.results if include_latest else state.results[:-1]
+    if not shown:
+        return
+    st.subheader("Earlier pictures")
+    cols = st.columns(4)
+    for i, r in enumerate(reversed(shown)):
+        with cols[i % 4]:
+            st.image(r["png"], caption=r["caption"], alt=r["caption"])
+            st.download_button("Download", r["png"], file_name=r["file_name"],
+                               mime="image/png", key=f"download_{r['id']}", on_click="ignore")
 
 
 def run(st, state, queue: RunQueue, model_for, settings, device, content, styles,
@@ -142,6 +227,7 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
     import brushwork
 
     run_id = f"run-{time.time_ns()}"
+    state["current_run"] = run_id  # what a Stop keeps (nothing while in line)
     keep = functools.partial(_keep, state, settings, content, styles, run_id, masks)
     last = None
     try:
@@ -188,11 +274,13 @@ def _duration(seconds: float) -> str:
 
 def _show(st, state, steps, settings, keep):
     """The loop's steps, shown: progress with the time left, a preview at most every
-    PREVIEW_SECONDS, and the loss (on a log scale) under a details fold."""
+    PREVIEW_SECONDS, a strip of snapshots along the way (pictures, not numbers, say how it
+    forms), and the loss (on a log scale) under a details fold."""
     from brushwork.tiles import Progress
 
     progress = st.progress(0.0, text="Starting ...")
-    preview = st.empty()
+    preview, strip = st.empty(), st.empty()
+    snapshots: list[tuple[int, object]] = []
     with st.expander("Details: the loss as it falls"):
         chart = st.empty()
     history: list[dict] = []
@@ -220,13 +308,20 @@ def _show(st, state, steps, settings, keep):
             # Kept at every refresh: Streamlit starts a Stop click's rerun before this run
             # has unwound, and that rerun must already find the latest picture.
             keep(picture, last.step)
-            preview.image(picture, caption=f"Step {last.step}", width=min(512, last.size[0]))
+            preview.image(picture, caption=f"Step {last.step} of {last.total}",
+                          width=last.size[0], alt=f"the picture at step {last.step}")
+            if last.step >= (len(snapshots) + 1) * last.total / (SNAPSHOTS + 1):
+                snapshots.append((last.step, picture))
+                with strip.container(horizontal=True, gap="small"):
+                    for step, snap in snapshots:
+                        st.image(snap, caption=f"step {step}", width=SNAPSHOT_PX,
+                                 alt=f"the picture at step {step}")
             chart.vega_lite_chart({
                 "data": {"values": history}, "mark": "line", "height": 160,
                 "encoding": {
                     "x": {"field": "step", "type": "quantitative", "title": "step"},
                     "y": {"field": "loss", "type": "quantitative", "title": "loss (log scale)",
-                          "scale": {"type": "log"}}}}, use_container_width=True)
+                          "scale": {"type": "log"}}}}, width="stretch")
 
 
 def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> str | None:
@@ -235,7 +330,7 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
     from brushwork.app import cluster
 
     job = cluster.submit(runner, _session(st), settings, content, styles, masks)
-    state["cluster_job"] = job
+    state["cluster_job"] = state["current_run"] = job
     status, progress, preview = st.empty(), st.empty(), st.empty()
     shown_preview = 0.0
     began = time.monotonic()
@@ -253,7 +348,8 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
                 shown_preview = time.monotonic()
                 data = runner.store.read(job, "preview.png")
                 if data:
-                    preview.image(data, caption=f"Step {s['step']}", width=min(512, settings.size))
+                    preview.image(data, caption=f"Step {s['step']} of {s['total']}",
+                                  width=settings.size, alt=f"the picture at step {s['step']}")
     state.pop("cluster_job", None)
     return _cluster_result(st, state, runner, job, content, styles, began)
 
@@ -322,13 +418,13 @@ def _keep(state, settings, content, styles, run_id: str, masks, image, step) -> 
         state.results.append(entry)
 
 
-def _compare(st, latest: dict) -> None:
-    """The result with a before/after swipe, in the browser (brushwork.app.swipe)."""
+def _compare(st, latest: dict, scroll: bool = False) -> None:
+    """The result with a before/after swipe, in the browser (brushwork.app.swipe); `scroll`
+    brings it into view (once, when a run has just ended)."""
     import io
-
-    from streamlit.components.v1 import html
 
     from . import swipe
 
     picture = Image.open(io.BytesIO(latest["png"])).convert("RGB")
-    html(swipe.page(picture, latest["photo"], latest["caption"]), height=swipe.height(picture))
+    st.iframe(swipe.page(picture, latest["photo"], latest["caption"], scroll=scroll),
+              height=swipe.height(picture))

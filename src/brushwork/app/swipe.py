@@ -16,9 +16,10 @@ from PIL import Image
 CONTROLS = 56
 
 
-def page(picture: Image.Image, photo: Image.Image, caption: str) -> str:
+def page(picture: Image.Image, photo: Image.Image, caption: str, scroll: bool = False) -> str:
     """The swipe's HTML: `picture` at its own size (narrower on a narrow screen, never wider),
-    `photo` resized to it and shown left of the handle."""
+    `photo` resized to it and shown left of the handle. The frame fits its height to the
+    picture as shown; with `scroll` it brings itself into view (a run has just ended)."""
     w, h = picture.size
     after, before = _data_url(picture, "PNG"), _data_url(photo.convert("RGB").resize((w, h)), "JPEG")
     alt, label = html.escape(caption, quote=True), html.escape(caption)
@@ -50,6 +51,12 @@ box.addEventListener("pointermove", (e) => {{ if (e.buttons !== 1) return;
   show(Math.max(0, Math.min(100, Math.round(100 * (e.clientX - r.left) / r.width)))); }});
 box.addEventListener("pointerdown", (e) => {{ const r = box.getBoundingClientRect();
   show(Math.max(0, Math.min(100, Math.round(100 * (e.clientX - r.left) / r.width)))); }});
+// The frame (same-origin) takes the height the picture has as shown: narrower than its own
+// pixels on a narrow screen, so shorter, without a gap under it.
+const frame = window.frameElement;
+function fit() {{ if (frame) frame.style.height = document.documentElement.scrollHeight + "px"; }}
+new ResizeObserver(fit).observe(document.body);
+if ({"true" if scroll else "false"} && frame) frame.scrollIntoView({{block: "nearest"}});
 </script></body></html>"""
 
 

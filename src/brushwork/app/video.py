@@ -14,61 +14,110 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import MAX_UPLOAD_MB
+from . import UPLOAD_CAP_MB
 from .queue import RunQueue, turn
-from .widgets import download_name, settings_sidebar, style_inputs
+from .widgets import download_name, duration, in_words, settings_sidebar, style_inputs
 
-VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi"]
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 6 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
-STRIP = 6  # finished frames shown under the latest one
+VIDEO_MAX_MB = UPLOAD_CAP_MB  # a clip is read from a file, frame by frame
+# A later frame's seconds at 256x192 on a 2-core CPU (docs/performance.md): about 8 steps before
+# the frame tolerance stops it, and the optical flow.
+FRAME_SECONDS = 5.0
+STRIP = 6
+VIDEO_MIN_PX = 240  # the player's controls need this much  # finished frames shown under the latest one
 
 
 def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
     cpu = device.type == "cpu"
     limit = VIDEO_CPU_FRAMES if cpu else VIDEO_GPU_FRAMES
-    left, right = st.columns(2)
+    inputs, side = st.columns([5, 4], gap="large")
+    left, right = inputs.columns(2)
     with left:
         st.subheader("Video")
-        upload = st.file_uploader("Upload a short video", type=VIDEO_TYPES, key="video_upload")
+        # Any file is taken: one that is not a clip is refused in the page, in words (the
+        # uploader's own refusal is a hover tooltip, and the demo clip would be painted).
+        upload = st.file_uploader("Upload a short video", key="video_upload",
+                                  help=f"MP4, MOV, M4V, MKV, WebM or AVI, up to {VIDEO_MAX_MB} MB")
         st.caption(f"The app paints the first {limit} frames" + (
-            f" at up to {VIDEO_CPU_SIZE} px on this CPU (about 5 s a frame after a first one of "
-            "a minute)" if cpu else "") + "; `brushwork video` on the command line has no "
-            "limit. Without an upload: a pan across the Tübingen photo.")
+            f" at up to {VIDEO_CPU_SIZE} px on this CPU" if cpu else "") + "; `brushwork video` "
+            "on the command line has no limit. Without an upload: a pan across the Tübingen photo.")
     source = _video_source(st, upload, state)
     if source is not None:
         if upload is not None:
             left.video(upload.getvalue())
         else:
-            left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=280)
+            left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=220,
+                       alt="the first frame of the demo clip")
     styles = style_inputs(st, right)
 
-    settings, vsettings = settings_sidebar(st, device, defaults, len(styles), video=True)
+    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], video=True)
+    settings, vsettings = panel.settings, panel.video
+    problems = list(panel.problems)
+    if source is None:
+        problems.append("the clip was refused (see Video)")
+    if not styles:
+        problems.append("pick or upload a painting" if styles is not None else
+                        "a painting was refused (see Painting)")
     if settings is not None and cpu and settings.size > VIDEO_CPU_SIZE:
-        st.info(f"Frames are painted at {VIDEO_CPU_SIZE} px on this CPU (the size asked for is "
-                f"{settings.size}); the command line paints any size.")
+        side.info(f"Frames are painted at {VIDEO_CPU_SIZE} px on this CPU (the size asked for is "
+                  f"{settings.size}); the command line paints any size.")
         settings = settings.replace(size=VIDEO_CPU_SIZE)
 
-    go, stop = st.columns([1, 1])
-    start = go.button("Start painting the video", type="primary",
-                      disabled=not (source and styles and settings), use_container_width=True)
-    if stop.button("Stop", use_container_width=True):
-        run = state.get("video_run")
-        if run and not run.get("finished") and run["frames"]:
-            _finish(state, run)
-            st.info(f"Stopped. Kept the {len(run['frames'])} frames painted so far.")
-    if start and source and styles and settings:
-        note = _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
-                    device)
-        if note:
-            st.success(note)
+    with side:
+        go, stop = st.columns(2)
+        start = go.button("Start painting the video", type="primary", disabled=bool(problems),
+                          width="stretch")
+        stopped = stop.button("Stop", width="stretch")
+        if problems:
+            st.error("Start waits: " + "; ".join(problems))
+        elif settings is not None:
+            st.caption(_clip_words(source, settings, vsettings, limit, device))
+        if stopped:
+            run = state.get("video_run")
+            if run and not run.get("finished") and run["frames"]:
+                _finish(state, run)
+                st.info(f"Stopped. Kept the {len(run['frames'])} frames painted so far.")
+            else:
+                st.info("Nothing is painting: nothing to stop.")
+        if start and not problems:
+            note = _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
+                        device)
+            if note:
+                st.success(note)
+        result = state.get("video_result")
+        if result:
+            # At its own width (a small clip is not stretched across the page), but wide enough
+            # for the player's controls.
+            st.video(result["mp4"], width=max(VIDEO_MIN_PX, result.get("width", 320)), loop=True,
+                     alt=f"the painted clip, {result['frames']} frames")
+            st.download_button("Download MP4", result["mp4"], file_name=result["file_name"],
+                               mime="video/mp4", key="download_video")
 
-    result = state.get("video_result")
-    if result:
-        st.subheader("Result")
-        st.video(result["mp4"])
-        st.download_button("Download MP4", result["mp4"], file_name=result["file_name"],
-                           mime="video/mp4", key="download_video")
+
+def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
+    """The clip (its size, frames and length) and what Start will do, with about how long on a
+    CPU: the first frame is a still run, each later one about FRAME_SECONDS at 256x192 (less
+    where the frame tolerance stops it early), scaling with the area."""
+    from brushwork.images import fit_size
+
+    from .widgets import cpu_seconds, duration
+
+    info = source["info"]
+    if info is not None:
+        (w, h), frames, rate = info.size, info.frames, float(info.rate)
+    else:
+        (w, h), frames, rate = source["frames"][0].size, len(source["frames"]), float(source["rate"])
+    clip = f"{source['name']}: {w}x{h}" + (
+        f", {frames} frames at {rate:g} fps ({frames / rate:.1f} s)" if frames else "")
+    n = min(limit, frames) if frames else limit
+    pw, ph = fit_size(w, h, settings.size)
+    words = f"{clip}. Paints {n} frames at {pw}x{ph}"
+    if device.type != "cpu":
+        return words + "."
+    secs = cpu_seconds((w, h), settings.size, settings.steps) + (n - 1) * FRAME_SECONDS * (
+        pw * ph) / (256 * 192) * min(1.0, vsettings.frame_steps / 8)
+    return words + f": about {duration(secs)} on this CPU."
 
 
 def _video_source(st, upload, state) -> dict | None:
@@ -82,8 +131,8 @@ def _video_source(st, upload, state) -> dict | None:
                 "frames": examples.pan_clip(examples.DEMO_FRAMES, (320, 240)),
                 "rate": examples.DEMO_FPS, "info": None}
     data = upload.getvalue()
-    if len(data) > MAX_UPLOAD_MB * 2**20:
-        st.error(f"{upload.name}: is over {MAX_UPLOAD_MB} MB; upload a shorter clip")
+    if len(data) > VIDEO_MAX_MB * 2**20:
+        st.error(f"{upload.name}: is over {VIDEO_MAX_MB} MB; upload a shorter clip")
         return None
     key = (upload.name, len(data))
     kept = state.get("video_file")
@@ -99,10 +148,20 @@ def _video_source(st, upload, state) -> dict | None:
     try:
         info = videoio.probe(kept[1])
     except brushwork.InputError as e:
-        st.error(str(e).replace(f"video {kept[1]}", upload.name))
+        st.error(_upload_words(e, upload.name, kept[1]))
         return None
     return {"record": file_record(upload.name, data), "name": upload.name, "frames": None,
             "rate": info.rate, "info": info}
+
+
+def _upload_words(e, name: str, path: Path) -> str:
+    """A clip's error as its uploader sees it: its own name (not the server's temporary path),
+    no decoder detail, and a fix a web user can do (not a folder of frames on the server)."""
+    import re
+
+    problem = re.sub(r" \(.*\)$", "", e.problem.replace(str(path), name))
+    fix = e.fix.replace(", or a folder of frames", "").replace("give ", "upload ")
+    return in_words(f"{name}: {problem}; {fix}")
 
 
 def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
@@ -152,17 +211,20 @@ def _show(st, run: dict, frames, total: int) -> None:
         left = (spent - first) / (done - 1) * (total - done) if done > 1 else None
         how = "first frame" if frame.fresh else f"{frame.step.step} steps"
         progress.progress(done / total, text=f"Frame {done}/{total} · {how} · "
-                          f"{frame.seconds:.1f} s" + (f" · about {_duration(left)} left"
-                                                      if left is not None else ""))
-        latest.image(frame.image(), caption=f"Frame {done}", width=min(512, frame.image().width))
+                          f"{frame.seconds:.1f} s" + _left_words(left, done, total))
+        latest.image(frame.image(), caption=f"Frame {done}", width=frame.image().width,
+                     alt=f"frame {done}, painted")
         with strip.container():
             cols = st.columns(STRIP)
-            for col, png in zip(cols, run["frames"][-STRIP:]):
-                col.image(png)
+            first = max(0, done - STRIP)
+            for i, (col, png) in enumerate(zip(cols, run["frames"][-STRIP:])):
+                col.image(png, alt=f"frame {first + i + 1}, painted")
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+def _left_words(left: float | None, done: int, total: int) -> str:
+    if left is None or done >= total:
+        return ""
+    return " · under 5 s left" if left < 5 else f" · about {duration(left)} left"
 
 
 def _finish(state, run: dict) -> None:
@@ -179,4 +241,4 @@ def _finish(state, run: dict) -> None:
     run["finished"] = True
     state["video_result"] = {"mp4": data, "file_name": download_name(
                                  run["name"], run.get("styles", []), ".mp4"),
-                             "frames": len(pictures)}
+                             "frames": len(pictures), "width": pictures[0].width}

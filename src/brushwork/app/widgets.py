@@ -18,43 +18,129 @@ TILED_COST = 1.5
 UNSET = object()
 
 
-def image_types() -> list[str]:
-    """What the uploaders take: the image types brushwork reads (one list: images.py)."""
-    from brushwork.images import IMAGE_SUFFIXES
+# The app's words for each setting: (label, help), saying what it does to the picture and its
+# time. The dataclass holds the defaults, ranges and choices (and the command line's help).
+WORDS: dict[str, tuple[str, str]] = {
+    "preset": ("Preset", "A named starting point: it sets the settings it names (shown in each "
+               "one's description); anything you change afterwards wins."),
+    "strength": ("Strength", "How painted the picture is: 0 keeps the photo, 0.5 is the usual "
+                 "balance, 1 lets the painting take over. If a face or a small building is lost, "
+                 "lower it; if the painting hardly shows, raise it."),
+    "size": ("Size (px)", "The picture's longer side in pixels. Twice the size takes about four "
+             "times as long; a size too large for memory is painted in tiles (the same picture)."),
+    "steps": ("Steps", "How long the picture is refined: more steps give finer detail and a "
+              "longer wait (the time under Start follows). 100 to 200 is usual."),
+    "content_weight": ("Keep the photo's shapes", "Raise it if a face or small buildings get "
+                       "lost; lower it to let the painting reshape the photo more."),
+    "scales": ("Coarse-to-fine passes", "Paints small first, then larger: bigger strokes and a "
+               "faster start. Empty: chosen from the size."),
+    "style_norm": ("Layer balance", "relative: one Strength suits every painting. paper: Gatys "
+                   "et al.'s formula as printed, which needs far larger weights."),
+    "style_loss": ("What is copied", "What of the painting the picture takes on: its textures "
+                   "(the paper's Gram matrices), textures and palette (W2, the default), or the "
+                   "full texture distribution (sliced: about 2.5 times slower)."),
+    "tv_weight": ("Smoothing", "Removes fine coloured speckle in flat areas such as sky: 0 turns "
+                  "it off, high values soften detail."),
+    "style_blend": ("Blend", "How much of each painting, when there are several."),
+    "style_scale": ("Stroke size", "The painting's strokes relative to the picture: above 1 "
+                    "bigger, below 1 smaller."),
+    "preserve_color": ("Keep the photo's colours", "Paint with the painting's strokes but keep "
+                       "the photo's colours."),
+    "optimizer": ("Optimiser", "L-BFGS (the paper's) is fast; Adam is steadier on odd pairs "
+                  "but needs more steps."),
+    "lr": ("Optimiser step", "Empty: 1 for L-BFGS, 0.02 for Adam. Change it only if a run "
+           "blows up or stalls."),
+    "init": ("Start from", "The photo (keeps shapes, faster) or noise (the paper's: looser, "
+             "slower)."),
+    "seed": ("Seed", "The same seed gives the same picture; change it for a variation."),
+    "pooling": ("Pooling", "How the network shrinks its view: average (the paper's choice, "
+                "smoother strokes) or max."),
+    "weights": ("Network", "The VGG-19 the pictures are seen through: caffe is the paper's, "
+                "bundled with brushwork."),
+    "precision": ("Precision", "bf16 halves memory and speeds up recent NVIDIA GPUs."),
+    "device": ("Processor", "auto uses this server's GPU when it has one."),
+    "tile": ("Tile size (px)", "Large pictures are computed in square tiles of this side: the "
+             "same picture in less memory. Empty: only when needed; 0: never."),
+    "max_memory": ("Memory limit (GB)", "How much memory a run may use, in GB; larger pictures "
+                   "are then computed in tiles. Empty: 90% of what is free."),
+    "temporal_weight": ("Flicker reduction", "Holds each frame to the one before: higher "
+                        "flickers less but smears fast motion; 0 paints each frame alone."),
+    "frame_steps": ("Steps per later frame", "Frames after the first start from the one before, "
+                    "so they need fewer steps than the first."),
+    "frame_tolerance": ("Frame done below", "A frame stops early once a step improves it by "
+                        "less than this fraction; 0: always the full steps per frame."),
+}
+# How a choice reads in the app.
+CHOICE_WORDS: dict[str, dict[str, str]] = {
+    "style_loss": {"gram": "textures (the paper's Gram)", "w2": "textures and palette (W2)",
+                   "sliced": "full distribution (sliced, slow)"},
+    "preserve_color": {"none": "no: the painting's colours", "luminance": "yes: light and dark "
+                       "only", "histogram": "yes: recolour the painting first"},
+    "init": {"content": "the photo", "noise": "noise (the paper's)"},
+    "optimizer": {"lbfgs": "L-BFGS (the paper's)", "adam": "Adam"},
+    "pooling": {"avg": "average (the paper's)", "max": "max"},
+    "weights": {"caffe": "caffe (the paper's, bundled)", "torchvision": "torchvision"},
+    "style_norm": {"relative": "relative", "paper": "the paper's"},
+}
+# Quick choices for size and steps beside the exact number.
+QUICK = {"size": (128, 256, 512, 1024, 2048), "steps": (50, 100, 200, 400)}
+STEP = {"size": 32, "steps": 10, "seed": 1, "scales": 1, "tile": 64, "frame_steps": 5}
 
-    return [s[1:] for s in IMAGE_SUFFIXES]
+
+def label_of(name: str) -> str:
+    return WORDS.get(name, (name.replace("_", " ").capitalize(), ""))[0]
 
 
-def style_inputs(st, column, locked: bool = False) -> list["Input"]:
-    """The paintings: uploads, or the picked examples; shown under the column's heading."""
+def upload_caption(kind: str) -> str:
+    return f"{kind}: PNG, JPEG, WebP, BMP, TIFF or GIF, up to {MAX_UPLOAD_MB} MB"
+
+
+def style_inputs(st, column, locked: bool = False) -> list["Input"] | None:
+    """The paintings: uploads, or the picked examples; shown under the column's heading. None
+    when an upload was refused (its reason shown): a run must not paint something else."""
     from brushwork import examples
 
     with column:
-        st.subheader("Style")
+        st.subheader("Painting")
+        # Any file is taken, so that one brushwork cannot read is refused in the page, in
+        # words, rather than in the uploader's hover tooltip.
         uploads = st.file_uploader("Upload one or more paintings", accept_multiple_files=True,
-                                   type=image_types(), key="style_upload", disabled=locked)
+                                   key="style_upload", disabled=locked,
+                                   help=upload_caption("Paintings"))
         picked = st.multiselect("or pick examples", list(examples.STYLES),
                                 default=[] if uploads else [next(iter(examples.STYLES))],
                                 disabled=bool(uploads) or locked)
         styles = load_inputs(st, uploads or [], [(n, examples.STYLES[n]) for n in picked])
+    if styles is None:
+        return None
     if styles:
-        cols = column.columns(min(len(styles), 4))
+        cols = column.columns(min(len(styles), 3))
         for i, s in enumerate(styles):
-            cols[i % len(cols)].image(s.im, caption=s.name, width=180)
+            cols[i % len(cols)].image(s.im, caption=s.name, width=150, alt=f"painting: {s.name}")
     return styles
 
 
-def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = False,
-                     locked: bool = False):
+@dataclass(frozen=True)
+class Panel:
+    """What the settings widgets make: the settings (None when they do not go together), the
+    video's, and the reasons Start must wait, in the widgets' words."""
+
+    settings: typing.Any
+    video: typing.Any
+    problems: tuple[str, ...]
+
+
+def settings_sidebar(st, device, defaults: dict, style_names: list[str], video: bool = False,
+                     locked: bool = False) -> Panel:
     """The sidebar's widgets, one per field of Settings (and of VideoSettings for a video),
-    and the settings they make: (Settings or None, VideoSettings or None), None with the
-    error shown when the values do not go together."""
+    each with its problem (an out-of-range number) shown right under it."""
     import brushwork
     from brushwork.device import describe, resolve_device
     from brushwork.settings import Settings, VideoSettings
 
     values: dict[str, typing.Any] = {}
     video_values: dict[str, typing.Any] = {}
+    problems: list[str] = []
     with st.sidebar:
         st.header("Settings")
         st.caption(f"Running on **{describe(device)}**.")
@@ -66,40 +152,64 @@ def settings_sidebar(st, device, defaults: dict, n_styles: int, video: bool = Fa
             with box:
                 if group == "video":
                     for f in dataclasses.fields(VideoSettings):
-                        video_values[f.name] = _widget(st, f, f.default, n_styles, VideoSettings,
-                                                       locked)
+                        video_values[f.name] = _checked(st, f, f.default, style_names, problems,
+                                                        VideoSettings, locked)
                     continue
                 for f in dataclasses.fields(Settings):
                     if f.metadata["group"] == group:
-                        values[f.name] = _widget(st, f, _preset_default(f.name, values, defaults),
-                                                 n_styles, locked=locked,
-                                                 preset=values.get("preset", "default"))
-        if not video:
-            est = estimate(values.get("size", 256), values.get("steps", 100), device)
-            if est:
-                st.caption(est)
+                        values[f.name] = _checked(
+                            st, f, _preset_default(f.name, values, defaults), style_names,
+                            problems, Settings, locked, preset=values.get("preset", "default"))
+    if problems:
+        return Panel(None, None, tuple(problems))
     try:
         settings = Settings(**{k: v for k, v in values.items() if v is not UNSET})
         vsettings = VideoSettings(**video_values) if video else None
         resolve_device(settings.device)
     except brushwork.BrushworkError as e:
-        st.error(in_words(str(e)))
-        return None, None
-    return settings, vsettings
+        return Panel(None, None, (in_words(str(e)),))
+    return Panel(settings, vsettings, ())
+
+
+def _checked(st, f, default, style_names, problems: list[str], cls, locked, preset="default"):
+    """A field's widget, then its value checked alone: a problem shows under the widget (in its
+    words) and keeps Start disabled; the number stays as typed, never silently replaced."""
+    import brushwork
+
+    value = _widget(st, f, default, style_names, cls, locked, preset)
+    if value is UNSET:
+        return value
+    try:
+        cls(**{f.name: value})
+    except brushwork.BrushworkError as e:
+        problems.append(in_words(str(e)))
+        st.error(problems[-1])
+    return value
+
+
+# Nouns of the library's errors, as the page calls them.
+_NOUNS = (("content image", "the photo"), ("style images", "paintings"),
+          ("style image", "painting"), ("style mask", "region mask"))
 
 
 def in_words(message: str) -> str:
     """An error in the page's words: each --flag becomes its widget's label (the settings' errors
-    are written for the command line)."""
+    are written for the command line), the inputs are the photo and the paintings."""
     import re
 
-    labels = {"style-weight": "Strength"}  # the app's knob for the style weight
+    labels = {"style-weight": "Strength", "style-masks": "Regions"}
 
     def label(m: re.Match) -> str:
         name = m.group(1)
-        return f"**{labels.get(name, name.replace('-', ' ').capitalize())}**"
+        return f"**{labels.get(name) or label_of(name.replace('-', '_'))}**"
 
     words = re.sub(r"--([a-z][a-z0-9-]*)", label, message)
+    for noun, said in _NOUNS:
+        words = words.replace(noun, said)
+    # The command line's default is not the page's (a CPU starts smaller).
+    words = re.sub(r" \(default [^)]*\)", "", words)
+    if words.startswith(tuple(said for _, said in _NOUNS)):  # (a file's name keeps its case)
+        words = words[:1].upper() + words[1:]
     return words.replace("**Strength** (or **Strength**)", "**Strength**")
 
 
@@ -111,60 +221,74 @@ def _preset_default(name: str, values: dict, defaults: dict):
     return chosen.get(name, defaults[name])
 
 
-def _widget(st, f: dataclasses.Field, default, n_styles: int, cls: type | None = None,
+def _widget(st, f: dataclasses.Field, default, style_names: list[str], cls: type | None = None,
             locked: bool = False, preset: str = "default"):
     """One Streamlit widget for one field of Settings (or `cls`); returns its value (or
     UNSET). `locked` while a picture paints: a change would end the run."""
     from brushwork.presets import PRESETS
 
     meta, name = f.metadata, f.name
-    label = name.replace("_", " ").capitalize()
+    label, help_ = WORDS.get(name, (label_of(name), meta["help"]))
     # A field the preset sets gets a new widget when the preset changes, so it shows the
     # preset's value (a widget keeps its own state otherwise).
     touched = name in PRESETS.get(preset, ("", {}))[1]
     key = f"setting_{name}" + (f"_{preset}" if touched else "")
     if name == "preset":
-        return st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default),
+        return st.selectbox(label, list(PRESETS), index=list(PRESETS).index(default),
                             format_func=lambda p: f"{p}: {PRESETS[p][0]}", key=key,
-                            help=meta["help"], disabled=locked)
+                            help=help_, disabled=locked)
     if name == "strength":
         # The one knob for how painted the picture is; the raw style weight stays a CLI option.
-        return st.slider("Strength", 0.0, 1.0, 0.5 if default is None else float(default), 0.05,
-                         help="How painted the picture is: 0 keeps the photo, 0.5 is the usual "
-                         "balance, 1 lets the painting take over. If a face or a small building "
-                         "is lost, lower it; if the painting hardly shows, raise it.",
-                         key=key, disabled=locked)
-    if name == "style_weight":
-        return UNSET
+        return st.slider(label, 0.0, 1.0, 0.5 if default is None else float(default), 0.05,
+                         help=help_, key=key, disabled=locked)
+    if name in ("style_weight", "style_layer_weights", "content_layers", "style_layers"):
+        return UNSET  # the command line's: the app has Strength, and the layers of the preset
     if name == "style_blend":
-        if n_styles < 2:
+        if len(style_names) < 2:
             return ()
-        st.caption("Style blend (normalised)")
-        return tuple(st.slider(f"Style {i + 1}", 0.0, 1.0, 1.0 / n_styles, 0.05, key=f"{key}_{i}",
-                               disabled=locked)
-                     for i in range(n_styles))
-    if name == "style_layer_weights":
-        return UNSET
-    if name in ("content_layers", "style_layers"):
-        text = st.text_input(label, " ".join(default), help=meta["help"], key=key,
-                             disabled=locked)
-        return tuple(text.split())
+        st.caption("How much of each painting (normalised)")
+        return tuple(st.slider(n, 0.0, 1.0, 1.0 / len(style_names), 0.05, key=f"{key}_{i}",
+                               disabled=locked) for i, n in enumerate(style_names))
     if "choices" in meta:
         choices, missing = runnable(name, list(meta["choices"]))
-        help_ = meta["help"] + (f" (not on this server: {', '.join(missing)})" if missing else "")
+        words = CHOICE_WORDS.get(name, {})
+        help_ += f" Not on this server: {', '.join(missing)}." if missing else ""
         index = choices.index(default) if default in choices else 0
-        return st.selectbox(label, choices, index=index, help=help_, key=key, disabled=locked)
+        return st.selectbox(label, choices, index=index, help=help_, key=key, disabled=locked,
+                            format_func=lambda c: words.get(c, c))
     from brushwork.settings import field_type
 
     base, _ = field_type(name, cls) if cls else field_type(name)
-    lo, hi = meta.get("min"), meta.get("max")
+    if name in QUICK:
+        return _quick_number(st, name, label, help_, default, key, locked)
+    # No min or max on the widget: a number out of range stays as typed and is refused, with
+    # the reason under it (Streamlit would show it and run another).
+    if key not in st.session_state:
+        st.session_state[key] = default if default is None or base is int else float(default)
     if base is int:
-        return st.number_input(label, min_value=lo, max_value=hi, value=default, step=1,
-                               help=meta["help"], key=key, placeholder="auto", disabled=locked)
-    return st.number_input(label, min_value=float(lo), max_value=float(hi),
-                           value=None if default is None else float(default), format="%g",
-                           step=meta.get("step"), help=meta["help"], key=key, placeholder="auto",
-                           disabled=locked)
+        return st.number_input(label, step=STEP.get(name, 1), help=help_, key=key,
+                               placeholder="auto", disabled=locked)
+    return st.number_input(label, format="%g", step=meta.get("step"), help=help_, key=key,
+                           placeholder="auto", disabled=locked)
+
+
+def _quick_number(st, name: str, label: str, help_: str, default: int, key: str, locked: bool):
+    """Size and steps: the exact number (any value), and a row of the usual values under it,
+    the current one marked. Buttons, not a second stateful widget: two widgets holding one
+    value race when the page reruns under a second change."""
+    state = st.session_state
+    if key not in state:
+        state[key] = default
+
+    def choose(value: int) -> None:
+        state[key] = value
+
+    number = st.number_input(label, step=STEP[name], key=key, help=help_, disabled=locked)
+    with st.container(horizontal=True, gap="small"):
+        for value in QUICK[name]:
+            st.button(str(value), key=f"{key}_quick_{value}", on_click=choose, args=(value,),
+                      type="primary" if value == number else "secondary", disabled=locked)
+    return number
 
 
 def runnable(name: str, choices: list[str]) -> tuple[list[str], list[str]]:
@@ -189,20 +313,26 @@ def _torchvision_cached() -> bool:
     return (Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE).is_file()
 
 
-def load_inputs(st, uploads, fallback) -> list["Input"]:
-    """(name, RGB image) for each upload, or the examples when nothing was uploaded."""
+def load_inputs(st, uploads, fallback) -> list["Input"] | None:
+    """(name, RGB image) for each upload, or the examples when nothing was uploaded; None when
+    an upload was refused (its reason shown in the page, in words), so that nothing else is
+    painted in its place."""
     import brushwork
 
-    out = []
+    out, refused = [], False
     for up in uploads:
         try:
             data = up.getvalue()
             if len(data) > MAX_UPLOAD_MB * 2**20:
-                raise brushwork.InputError(up.name, f"is over {MAX_UPLOAD_MB} MB", "upload a smaller file")
+                raise brushwork.InputError(up.name, f"is over {MAX_UPLOAD_MB} MB",
+                                           "upload a smaller file")
             im = brushwork.load_image(data, name=up.name, max_pixels=MAX_UPLOAD_PIXELS)
             out.append((up.name, im, data))
         except brushwork.InputError as e:
-            st.error(str(e))
+            st.error(in_words(str(e)))
+            refused = True
+    if refused:
+        return None
     if not uploads:
         for name, path in fallback:
             out.append((name, brushwork.load_image(path), path.read_bytes()))
@@ -218,29 +348,21 @@ class Input:
     data: bytes
 
 
-def estimate(size, steps, device) -> str | None:
-    """What the sidebar says about a run's time and memory: the expected time on a CPU (a
-    GPU's depends on the card), and whether a large picture will be computed in tiles."""
+def estimate(size, steps, device, shape: tuple[int, int] = (4, 3)) -> str | None:
+    """What the page says about a run's time and memory: the expected time on a CPU (a GPU's
+    depends on the card), and whether a large picture will be computed in tiles. `shape` is
+    the photo's (its aspect ratio sets the pixels)."""
     if not isinstance(size, int) or not isinstance(steps, int):
         return None
     from brushwork import memory
     from brushwork.images import fit_size
-    from brushwork.settings import Settings
-    from brushwork import plan_scales
 
-    w, h = fit_size(4, 3, size)
+    w, h = fit_size(*shape, size)
     plan = memory.plan(w, h, device, budget=memory.budget_bytes(device))
     notes = []
     if device.type == "cpu":
-        # Measured on a 2-core laptop CPU: about 2.6 s per step at 512x384, scaling with the
-        # area; a tiled step costs about TILED_COST times as much per pixel (benchmarks/large.py).
-        per_px = 2.6 / (512 * 384)
-        scales = plan_scales(4, 3, Settings(size=size, steps=steps))
-        secs = 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in scales)
-        secs *= TILED_COST if plan.tiled else 1.0
-        when = (f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min" if secs < 5400
-                else f"{secs / 3600:.1f} h")
-        notes.append(f"Expected time on this CPU: about {when}." + (
+        secs = cpu_seconds(shape, size, steps) * (TILED_COST if plan.tiled else 1.0)
+        notes.append(f"Expected time on this CPU: about {duration(secs)}." + (
             " A GPU paints large pictures in minutes." if secs > 1800 else ""))
     if plan.tiled:
         notes.append(f"{w}x{h} does not fit in memory whole: it is computed in {plan.tiles} "
@@ -248,6 +370,22 @@ def estimate(size, steps, device) -> str | None:
     if not plan.fits:
         notes.append(f"{w}x{h} needs more memory than this machine has free; pick a smaller size.")
     return " ".join(notes) or None
+
+
+def cpu_seconds(shape: tuple[int, int], size: int, steps: int) -> float:
+    """A still run's seconds on a 2-core laptop CPU, measured: about 2.6 s per step at 512x384,
+    scaling with the area of each scale's steps, plus the start."""
+    from brushwork import plan_scales
+    from brushwork.settings import Settings
+
+    per_px = 2.6 / (512 * 384)
+    scales = plan_scales(*shape, Settings(size=size, steps=steps))
+    return 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in scales)
+
+
+def duration(secs: float) -> str:
+    return (f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min" if secs < 5400
+            else f"{secs / 3600:.1f} h")
 
 
 def download_name(content: str, styles: list[str], suffix: str = ".png") -> str:

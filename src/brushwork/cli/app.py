@@ -21,7 +21,7 @@ def add_parsers(sub) -> None:
 def run(streamlit_args: list[str]) -> int:
     """Become the Streamlit server of the app (this process), on 127.0.0.1 unless told."""
     optional.require("streamlit", "the web app", "app")
-    from ..app import MAX_UPLOAD_MB, SCRIPT
+    from ..app import SCRIPT, UPLOAD_CAP_MB
 
     options: dict[str, str] = {}
     ours: dict[str, str] = {}  # brushwork's own options (--backend ...), not Streamlit's
@@ -50,7 +50,7 @@ def run(streamlit_args: list[str]) -> int:
     address = options.get("--server.address")
     cmd = [sys.executable, "-m", "streamlit", "run", str(SCRIPT),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--client.toolbarMode", "minimal",
+           "--server.maxUploadSize", str(UPLOAD_CAP_MB), "--client.toolbarMode", "minimal",
            *([] if address else ["--server.address", "127.0.0.1"]), *passed]
     host = "localhost" if address in (None, "127.0.0.1", "localhost") else address
     print(f"brushwork: web app at http://{host}:{port}  (Ctrl-C stops it)", flush=True)
