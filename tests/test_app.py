@@ -353,3 +353,69 @@ def test_stopping_a_video_keeps_the_frames_done_as_an_mp4():
         f.write(result["mp4"])
         f.flush()
         assert videoio.probe(f.name).frames == 3 and videoio.read_record(f.name) == {"x": 1}
+
+
+# ---- the region canvas: masks from its shapes ------------------------------------------------
+
+# Shapes as the canvas (Fabric.js 7) sends them: a brush stroke, a rectangle and a polygon.
+RED, KEEP = "rgba(230, 25, 75, 0.55)", "rgba(245, 245, 245, 0.55)"
+STROKE = {"type": "Path", "originX": "center", "originY": "center", "left": 125, "top": 125,
+          "width": 150.08, "height": 150.08, "stroke": RED, "fill": None, "strokeWidth": 40,
+          "path": [["M", 49.96, 49.96], ["Q", 50, 50, 60, 53], ["Q", 110, 68, 120, 71],
+                   ["Q", 180, 152, 190, 176], ["L", 200.04, 200.04]]}
+BOX = {"type": "Rect", "originX": "left", "originY": "top", "left": 250, "top": 50,
+       "width": 100, "height": 100, "fill": RED, "stroke": RED, "strokeWidth": 0}
+TRIANGLE = {"type": "Polygon", "originX": "center", "originY": "center", "left": 100,
+            "top": 270, "width": 100, "height": 40, "fill": RED, "strokeWidth": 0,
+            "points": [{"x": 50, "y": 250}, {"x": 150, "y": 250}, {"x": 100, "y": 290}]}
+
+
+def _mask(objects, colours=("#e6194b", "#1e88e5", "#f5f5f5")):
+    from brushwork.app import canvas
+
+    masks = canvas.masks_from_shapes(objects, list(colours), (400, 300), (400, 300))
+    return [m.im for m in masks]
+
+
+def test_each_shape_paints_its_painting_s_region():
+    (red, blue) = _mask([STROKE, BOX, TRIANGLE])
+    for x, y in [(60, 53), (120, 71), (300, 100), (100, 262)]:  # on the stroke, box, triangle
+        assert red.getpixel((x, y)) == 255 and blue.getpixel((x, y)) == 0, (x, y)
+    for x, y in [(380, 280), (240, 40), (20, 280)]:  # left unpainted: kept as the photo
+        assert red.getpixel((x, y)) == 0, (x, y)
+    assert red.getpixel((90, 62 + 17)) == 255 and red.getpixel((90, 62 + 25)) == 0  # 40 px wide
+
+
+def test_a_later_shape_covers_an_earlier_one_and_keep_erases():
+    blue_box = {**BOX, "fill": "rgba(30, 136, 229, 0.55)", "left": 300}  # over the red box's right
+    keep_box = {**BOX, "fill": KEEP, "left": 200, "width": 80}  # erases the red box's left
+    red, blue = _mask([BOX, blue_box, keep_box])
+    assert blue.getpixel((320, 100)) == 255 and red.getpixel((320, 100)) == 0
+    assert red.getpixel((290, 100)) == 255
+    assert red.getpixel((260, 100)) == 0 and blue.getpixel((260, 100)) == 0
+
+
+def test_a_moved_and_turned_shape_is_where_the_canvas_shows_it():
+    moved = {**BOX, "left": 50, "top": 150}  # moved with the canvas's edit tool
+    turned = {**BOX, "originX": "center", "originY": "center", "left": 300, "top": 220,
+              "width": 120, "height": 20, "angle": 90}  # a bar turned upright about its centre
+    red, _ = _mask([moved, turned])
+    assert red.getpixel((100, 200)) == 255 and red.getpixel((300, 100)) == 0
+    assert red.getpixel((300, 170)) == 255 and red.getpixel((340, 220)) == 0  # upright, not flat
+
+
+def test_undo_redo_and_clear_keep_the_shapes_in_order():
+    from brushwork.app import canvas
+
+    history = canvas._history({}, "c")
+    canvas._drawn(history, {"version": "7.4.0", "objects": [STROKE, BOX]})
+    canvas._undo(history)
+    assert history["objects"] == [STROKE] == history["base"] and history["redo"] == [BOX]
+    assert history["round"] == 1  # a new canvas, started from the shapes kept
+    canvas._redo(history)
+    assert history["objects"] == [STROKE, BOX] and not history["redo"]
+    canvas._undo(history)
+    canvas._drawn(history, {"objects": [STROKE, TRIANGLE]})  # a new shape: nothing to redo
+    assert not history["redo"]
+    canvas._clear(history)
+    assert history["objects"] == [] and history["round"] == 4

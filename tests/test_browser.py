@@ -358,12 +358,18 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def _drag(page, box, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """Drag across the canvas from `start` to `end`, given as fractions of its size (once the
-    page has drawn two more frames, so the canvas has applied its latest colour and tool)."""
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    """Drag across the canvas from `start` to `end`, given as fractions of its size, frame by
+    frame as a hand does (a drag done within one frame leaves the canvas a shape it had
+    mid-drag), once the canvas has applied its latest colour and tool."""
+    frames = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    page.evaluate(frames)
     page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
     page.mouse.down()
-    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)
+    for k in range(1, 21):
+        t = k / 20
+        page.mouse.move(box["x"] + (start[0] + t * (end[0] - start[0])) * box["width"],
+                        box["y"] + (start[1] + t * (end[1] - start[1])) * box["height"])
+        page.evaluate(frames)
     page.mouse.up()
 
 
@@ -392,6 +398,11 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     page.get_by_text("Now painting: 2: the_scream.jpg").wait_for()  # the canvas has its colour
     _drag(page, canvas.bounding_box(), (0.5, 0.02), (0.98, 0.98))  # the right half in painting 2
     waiting.wait_for(state="hidden")  # both regions are in the map now
+    # Undo and redo are buttons of the page, always in view (the canvas's own show on hover)
+    page.get_by_role("button", name="↶ Undo").click()
+    waiting.wait_for()  # the second region is gone again
+    page.get_by_role("button", name="↷ Redo").click()
+    waiting.wait_for(state="hidden")  # and back
     page.screenshot(path=str(ARTIFACTS / "app-regions-painted.png"), full_page=True)
     _set_number(page, "Size (px)", 96)
     _set_number(page, "Steps", 12)

@@ -92,19 +92,71 @@ def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
                       help="Starts a new drawing at the new size.")
     w = min(PHONE_WIDTH if small else CANVAS_WIDTH, content.im.width)
     h = round(w * content.im.height / content.im.width)
+    canvas_id = f"regions_canvas_{hashlib.sha256(content.data).hexdigest()[:12]}_{w}"
+    drawing = _history(st.session_state, canvas_id)
     result = st_canvas(
         fill_color=_rgba(colour), stroke_color=_rgba(colour), stroke_width=int(width),
-        background_image=content.im, height=h, width=w, return_image_data=True,
+        background_image=content.im, height=h, width=w,
         drawing_mode={"brush": "freedraw", "rectangle": "rect", "polygon": "polygon"}[tool],
-        key=f"regions_canvas_{hashlib.sha256(content.data).hexdigest()[:12]}_{w}")
+        # Unchanged within a round: a changed initial drawing makes the canvas reload it.
+        initial_drawing={"objects": drawing["base"]},
+        key=f"{canvas_id}_{drawing['round']}")
     # After the canvas, so that when this line shows, the canvas has its new colour and tool.
     st.caption(f"Now painting: {pick}, with the {tool}. Draw on the photo: each colour is a "
-               "painting's region; unpainted parts are kept as the photo. Undo, redo and clear "
-               "(the bin) show at the canvas's top right when the pointer is over it.")
-    data = result.image_data if result is not None else None
-    if data is None or not data[..., 3].any():
+               "painting's region; unpainted parts are kept as the photo.")
+    raw = result.json_data if result is not None else None
+    if raw is not None:
+        _drawn(drawing, raw)
+    # Undo, redo and clear as buttons of the page, under the canvas once it has said what is
+    # on it: the canvas's own show only while a mouse hovers over it (never on a phone). Each
+    # starts a new canvas from the shapes kept.
+    with st.container(horizontal=True, gap="small"):
+        st.button("↶ Undo", key=f"{canvas_id}_undo", on_click=_undo, args=(drawing,),
+                  disabled=not drawing["objects"])
+        st.button("↷ Redo", key=f"{canvas_id}_redo", on_click=_redo, args=(drawing,),
+                  disabled=not drawing["redo"])
+        st.button("Clear", key=f"{canvas_id}_clear", on_click=_clear, args=(drawing,),
+                  disabled=not drawing["objects"])
+    if not drawing["objects"]:
         return None
-    return _masks_from_paint(data, colours[:-1], content.im.size)
+    return masks_from_shapes(drawing["objects"], colours, (w, h), content.im.size)
+
+
+def _history(state, canvas_id: str) -> dict:
+    """The shapes on this canvas, what Undo took (for Redo), and the canvas's round (a new
+    round is a new canvas, started from `base`)."""
+    return state.setdefault(f"{canvas_id}_history", {"objects": [], "redo": [], "base": [],
+                                                     "round": 0})
+
+
+def _drawn(drawing: dict, raw: dict) -> None:
+    """The canvas's latest shapes; a new shape ends what Redo could bring back."""
+    objects = list(raw.get("objects") or [])
+    if objects != drawing["objects"]:
+        if len(objects) > len(drawing["objects"]):
+            drawing["redo"] = []
+        drawing["objects"] = objects
+
+
+def _restart(drawing: dict, objects: list) -> None:
+    drawing["objects"] = drawing["base"] = objects
+    drawing["round"] += 1
+
+
+def _undo(drawing: dict) -> None:
+    if drawing["objects"]:
+        drawing["redo"].append(drawing["objects"][-1])
+        _restart(drawing, drawing["objects"][:-1])
+
+
+def _redo(drawing: dict) -> None:
+    if drawing["redo"]:
+        _restart(drawing, [*drawing["objects"], drawing["redo"].pop()])
+
+
+def _clear(drawing: dict) -> None:
+    drawing["redo"] = []
+    _restart(drawing, [])
 
 
 def _rgba(hex_colour: str) -> str:
@@ -112,27 +164,112 @@ def _rgba(hex_colour: str) -> str:
     return f"rgba({r}, {g}, {b}, {PAINT_ALPHA})"
 
 
-def _masks_from_paint(rgba, colours: list[str], size: tuple[int, int]) -> list["Input"]:
-    """One mask per style from the canvas's RGBA pixels: each painted pixel goes to the nearest
-    colour (the keep colour last); see-through paint over other paint still reads as the top
-    colour, which contributes most."""
+def masks_from_shapes(objects: list[dict], colours: list[str], canvas: tuple[int, int],
+                     size: tuple[int, int]) -> list["Input"]:
+    """One mask per painting from the canvas's shapes (Fabric.js objects: brush paths,
+    rectangles, polygons, as moved, scaled or turned), drawn in order so that a later shape
+    covers an earlier one; the last colour ("keep the photo") erases. Read from the shapes, not
+    the canvas's pixels: see-through paint over paint has no single colour, and a canvas
+    started again from kept shapes (undo) has not sent its pixels yet."""
     import io
 
-    import numpy as np
+    from PIL import ImageDraw
 
-    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in
-                        [*colours, KEEP_COLOUR]], dtype=np.float32)
-    rgb = np.asarray(rgba[..., :3], dtype=np.float32)
-    painted = np.asarray(rgba[..., 3]) > 64
-    nearest = ((rgb[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
+    palette = [tuple(int(c[i: i + 2], 16) for i in (1, 3, 5)) for c in colours]
+    labels = Image.new("L", canvas, 0)  # 0: unpainted or erased; i + 1: painting i
+    draw = ImageDraw.Draw(labels)
+    keep = len(colours) - 1
+    for obj in objects:
+        colour = _colour(obj.get("stroke") if obj.get("type") == "Path" else obj.get("fill"))
+        if colour is None:
+            continue
+        index = min(range(len(palette)), key=lambda i: sum((a - b) ** 2 for a, b in
+                                                          zip(palette[i], colour)))
+        value = 0 if index == keep else index + 1
+        for points, width in _outline(obj):
+            if width:  # a brush stroke: a thick line with round ends
+                draw.line(points, fill=value, width=max(1, round(width)), joint="curve")
+                r = width / 2
+                for x, y in (points[0], points[-1]):
+                    draw.ellipse((x - r, y - r, x + r, y + r), fill=value)
+            elif len(points) >= 3:
+                draw.polygon(points, fill=value)
     out = []
-    for i in range(len(colours)):
-        mask = Image.fromarray(((nearest == i) & painted).astype(np.uint8) * 255, "L")
-        mask = mask.resize(size, Image.Resampling.BILINEAR)
+    for i in range(keep):
+        mask = labels.point(lambda v, i=i: 255 if v == i + 1 else 0).resize(
+            size, Image.Resampling.BILINEAR)
         buf = io.BytesIO()
         mask.save(buf, "PNG")
         out.append(Input(f"painted region {i + 1}.png", mask, buf.getvalue()))
     return out
+
+
+def _colour(css) -> tuple[int, int, int] | None:
+    import re
+
+    m = re.match(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)", css or "")
+    return tuple(int(v) for v in m.groups()) if m else None
+
+
+def _outline(obj: dict) -> list[tuple[list[tuple[float, float]], float]]:
+    """A shape as canvas points: (points, stroke width) for a brush path, (corners, 0) for a
+    filled shape; the object's own move, scale and turn applied about its centre."""
+    import math
+
+    kind = obj.get("type")
+    sx, sy = float(obj.get("scaleX", 1)), float(obj.get("scaleY", 1))
+    w, h = float(obj.get("width", 0)), float(obj.get("height", 0))
+    if kind == "Path":
+        local = _path_points(obj.get("path") or [])
+    elif kind == "Polygon":
+        local = [(float(p["x"]), float(p["y"])) for p in obj.get("points") or []]
+    elif kind == "Rect":
+        local = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+    else:
+        return []
+    if not local:
+        return []
+    # The shape's own centre (its points' box), and where the object puts it.
+    xs, ys = [p[0] for p in local], [p[1] for p in local]
+    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    ox = {"left": 0.5, "center": 0.0, "right": -0.5}.get(obj.get("originX", "left"), 0.5)
+    oy = {"top": 0.5, "center": 0.0, "bottom": -0.5}.get(obj.get("originY", "top"), 0.5)
+    turn = math.radians(float(obj.get("angle", 0)))
+    cos, sin = math.cos(turn), math.sin(turn)
+    # The origin's offset to the centre turns with the object.
+    dx, dy = ox * w * sx, oy * h * sy
+    left, top = float(obj.get("left", 0)), float(obj.get("top", 0))
+    at_x, at_y = left + dx * cos - dy * sin, top + dx * sin + dy * cos
+    points = []
+    for x, y in local:
+        u, v = (x - cx) * sx, (y - cy) * sy
+        points.append((at_x + u * cos - v * sin, at_y + u * sin + v * cos))
+    width = float(obj.get("strokeWidth", 0)) * (sx + sy) / 2 if kind == "Path" else 0.0
+    return [(points, width)]
+
+
+def _path_points(path: list) -> list[tuple[float, float]]:
+    """A brush path's commands (M, L, Q, C) as points along it."""
+    points: list[tuple[float, float]] = []
+    for cmd in path:
+        op, *args = cmd
+        args = [float(a) for a in args]
+        if op in ("M", "L") and len(args) >= 2:
+            points.append((args[0], args[1]))
+        elif op == "Q" and len(args) >= 4 and points:
+            (x0, y0), (x1, y1), (x2, y2) = points[-1], args[0:2], args[2:4]
+            for k in range(1, 5):
+                t = k / 4
+                points.append(((1 - t) ** 2 * x0 + 2 * (1 - t) * t * x1 + t * t * x2,
+                               (1 - t) ** 2 * y0 + 2 * (1 - t) * t * y1 + t * t * y2))
+        elif op == "C" and len(args) >= 6 and points:
+            (x0, y0) = points[-1]
+            x1, y1, x2, y2, x3, y3 = args[:6]
+            for k in range(1, 5):
+                t = k / 4
+                a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+                points.append((a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3))
+    return points
 
 
 def _overlay(photo: Image.Image, masks: list[Image.Image]) -> Image.Image:
