@@ -332,7 +332,7 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
     job = cluster.submit(runner, _session(st), settings, content, styles, masks)
     state["cluster_job"] = state["current_run"] = job
     status, progress, preview = st.empty(), st.empty(), st.empty()
-    shown_preview = 0.0
+    shown_preview, painting = 0.0, None
     began = time.monotonic()
     for s in cluster.follow(runner, job):
         if s["state"] == "queued":
@@ -341,9 +341,13 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
                            f"{s['position']} in line; yours starts in about {wait:.0f} s, by itself.")
         elif s["state"] == "running":
             status.empty()
-            losses = " · ".join(f"{k} {v:.3g}" for k, v in s.get("losses", {}).items())
-            progress.progress(s["step"] / s["total"], text=f"Step {s['step']}/{s['total']}"
-                              + (f" · {losses}" if losses else ""))
+            if painting is None:
+                painting = (time.monotonic(), s["step"])  # its start, as this page saw it
+            spent, since = time.monotonic() - painting[0], s["step"] - painting[1]
+            left = spent / since * (s["total"] - s["step"]) if since > 0 else None
+            progress.progress(s["step"] / s["total"], text=f"Step {s['step']}/{s['total']} · " + (
+                "starting" if left is None else "under 5 s left" if left < 5 else
+                f"about {_duration(left)} left"))
             if s.get("preview") and time.monotonic() - shown_preview > PREVIEW_SECONDS:
                 shown_preview = time.monotonic()
                 data = runner.store.read(job, "preview.png")

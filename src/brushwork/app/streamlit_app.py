@@ -59,7 +59,8 @@ def main() -> None:
         defaults.update(CPU_OVERRIDES)
 
     mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
-                    label_visibility="collapsed", disabled="run_request" in state)
+                    label_visibility="collapsed",
+                    disabled="run_request" in state or "video_request" in state)
     if mode == "Video":
         video.page(st, state, run_queue(), model_for, device, defaults)
     else:

@@ -24,20 +24,27 @@ VIDEO_MAX_MB = UPLOAD_CAP_MB  # a clip is read from a file, frame by frame
 # A later frame's seconds at 256x192 on a 2-core CPU (docs/performance.md): about 8 steps before
 # the frame tolerance stops it, and the optical flow.
 FRAME_SECONDS = 5.0
-STRIP = 6
-VIDEO_MIN_PX = 240  # the player's controls need this much  # finished frames shown under the latest one
+STRIP = 6  # finished frames shown under the latest one
+VIDEO_MIN_PX = 240  # the player's controls need this much
 
 
 def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
+    """The video page, laid out as the picture page; while a clip paints, everything that would
+    end the run if changed is locked, and a run ended by anything but Stop says so."""
     cpu = device.type == "cpu"
     limit = VIDEO_CPU_FRAMES if cpu else VIDEO_GPU_FRAMES
+    request = state.get("video_request")
+    if request is not None and request["started"] and not state.get("video_stop"):
+        _stop(state, "The video was interrupted")  # a reload or a closed tab, not Stop
+        request = None
+    locked = request is not None
     inputs, side = st.columns([5, 4], gap="large")
     left, right = inputs.columns(2)
     with left:
         st.subheader("Video")
         # Any file is taken: one that is not a clip is refused in the page, in words (the
         # uploader's own refusal is a hover tooltip, and the demo clip would be painted).
-        upload = st.file_uploader("Upload a short video", key="video_upload",
+        upload = st.file_uploader("Upload a short video", key="video_upload", disabled=locked,
                                   help=f"MP4, MOV, M4V, MKV, WebM or AVI, up to {VIDEO_MAX_MB} MB")
         st.caption(f"The app paints the first {limit} frames" + (
             f" at up to {VIDEO_CPU_SIZE} px on this CPU" if cpu else "") + "; `brushwork video` "
@@ -49,9 +56,10 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
         else:
             left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=220,
                        alt="the first frame of the demo clip")
-    styles = style_inputs(st, right)
+    styles = style_inputs(st, right, locked)
 
-    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], video=True)
+    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], video=True,
+                             locked=locked)
     settings, vsettings = panel.settings, panel.video
     problems = list(panel.problems)
     if source is None:
@@ -66,25 +74,33 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
 
     with side:
         go, stop = st.columns(2)
-        start = go.button("Start painting the video", type="primary", disabled=bool(problems),
-                          width="stretch")
-        stopped = stop.button("Stop", width="stretch")
-        if problems:
+        start = go.button("Painting ..." if locked else "Start painting the video",
+                          type="primary", disabled=locked or bool(problems), width="stretch",
+                          key="video_start")
+        stopped = stop.button("Stop", width="stretch", disabled=not locked, key="video_stop")
+        if problems and not locked:
             st.error("Start waits: " + "; ".join(problems))
-        elif settings is not None:
+        elif settings is not None and not locked:
             st.caption(_clip_words(source, settings, vsettings, limit, device))
         if stopped:
-            run = state.get("video_run")
-            if run and not run.get("finished") and run["frames"]:
-                _finish(state, run)
-                st.info(f"Stopped. Kept the {len(run['frames'])} frames painted so far.")
-            else:
-                st.info("Nothing is painting: nothing to stop.")
-        if start and not problems:
-            note = _run(st, state, queue, model_for, settings, vsettings, source, styles, limit,
-                        device)
+            _stop(state, "Stopped")
+            st.rerun()  # unlock the page
+        elif start and not problems:
+            # Drawn again locked, then painted: the run's settings are these.
+            state["video_request"] = {"settings": settings, "video": vsettings,
+                                      "source": source, "styles": styles, "started": False}
+            st.rerun()
+        elif locked:
+            request["started"] = True
+            note = _run(st, state, queue, model_for, request["settings"], request["video"],
+                        request["source"], request["styles"], limit, device)
+            state.pop("video_request", None)
             if note:
-                st.success(note)
+                state["video_note"] = ("success", note)
+            st.rerun()  # unlock the page
+        kept = state.pop("video_note", None)
+        if kept:
+            getattr(st, kept[0])(kept[1])
         result = state.get("video_result")
         if result:
             # At its own width (a small clip is not stretched across the page), but wide enough
@@ -93,6 +109,19 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
                      alt=f"the painted clip, {result['frames']} frames")
             st.download_button("Download MP4", result["mp4"], file_name=result["file_name"],
                                mime="video/mp4", key="download_video")
+
+
+def _stop(state, what: str) -> None:
+    """The clip in progress ends here: its frames so far become the MP4, and what was kept is
+    said (nothing, before the first frame)."""
+    state.pop("video_request", None)
+    run = state.get("video_run")
+    if run and not run.get("finished") and run["frames"]:
+        _finish(state, run)
+        state["video_note"] = ("info", f"{what}. Kept the {len(run['frames'])} frames painted "
+                               "so far.")
+    else:
+        state["video_note"] = ("info", f"{what} before the first frame: nothing was painted.")
 
 
 def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
@@ -190,7 +219,7 @@ def _run(st, state, queue, model_for, settings, vsettings, source, styles, limit
         _finish(state, run)
         return f"Done: {len(run['frames'])} frames in {time.monotonic() - started:.0f} s."
     except brushwork.BrushworkError as e:
-        st.error(str(e))
+        state["video_note"] = ("error", in_words(str(e)))  # shown once the page is unlocked
         return None
 
 
