@@ -3,7 +3,7 @@
 It reads the same `iter_stylize_video` iterator as the CLI: each finished frame shows as it
 comes, with the progress and the time left; Stop keeps the frames done so far, and the MP4
 (the clip's frame rate and sound kept) is offered for download. A server's CPU paints slowly
-(about 5 s a frame at 256 px after a first frame of a minute), so on a CPU the app takes the
+(about 2.5 s a frame at 256 px after a first frame of about 40 s), so on a CPU the app takes the
 first VIDEO_CPU_FRAMES frames at up to VIDEO_CPU_SIZE px, and says so; the CLI has no limit.
 """
 
@@ -18,12 +18,13 @@ from . import UPLOAD_CAP_MB
 from .queue import RunQueue, turn
 from .widgets import download_name, duration, in_words, settings_sidebar, style_inputs
 
-VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 6 minutes on a 2-core CPU
+VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 3 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
 VIDEO_MAX_MB = UPLOAD_CAP_MB  # a clip is read from a file, frame by frame
-# A later frame's seconds at 256x192 on a 2-core CPU (docs/performance.md): about 8 steps before
-# the frame tolerance stops it, and the optical flow.
-FRAME_SECONDS = 5.0
+# A later frame's seconds at 256x192 on a 2-core CPU, measured with the 0.6 defaults (`brushwork
+# video demo --size 256 --steps 100 --frames 0:12`: 2.3-2.7 s): about 6 steps before the frame
+# tolerance stops it, and the optical flow.
+FRAME_SECONDS, FRAME_STEPS_TAKEN = 2.5, 6
 STRIP = 6  # finished frames shown under the latest one
 VIDEO_MIN_PX = 240  # the player's controls need this much
 
@@ -145,7 +146,7 @@ def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
     if device.type != "cpu":
         return words + "."
     secs = cpu_seconds((w, h), settings.size, settings.steps) + (n - 1) * FRAME_SECONDS * (
-        pw * ph) / (256 * 192) * min(1.0, vsettings.frame_steps / 8)
+        pw * ph) / (256 * 192) * min(1.0, vsettings.frame_steps / FRAME_STEPS_TAKEN)
     return words + f": about {duration(secs)} on this CPU."
 
 
