@@ -215,6 +215,16 @@ def test_a_number_out_of_range_is_refused_beside_it_not_replaced(server, browser
     _set_number(page, "Size (px)", 64)
     expect(_start(page)).to_be_enabled()
     page.get_by_text("64 px, 100 steps").wait_for()
+    # An option this server cannot run is not offered, and its help says why.
+    page.get_by_text("Advanced").click()
+    precision = page.get_by_role("combobox", name="Precision")
+    precision.click()
+    precision.press("ArrowDown")  # opens its list
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    import torch
+
+    assert ("bf16" in options.all_inner_texts()) == torch.cuda.is_available()
 
 
 def test_a_photo_the_size_cannot_paint_is_refused_before_start(server, browser, tmp_path):
@@ -318,6 +328,12 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
     start_run(pages[1], server, 96, 12, seed=12)
     pages[1].get_by_text("You are next in line").wait_for()
     start_run(pages[2], server, 96, 12, seed=13)
+    pages[2].get_by_text("You are number 2 in line").wait_for()
+    # Stop while still in line: nothing was painted, and the page says so (not "Kept the
+    # picture at step N" about another picture); then back in line.
+    pages[2].get_by_role("button", name="Stop").click()
+    pages[2].get_by_text("Stopped before its first step: nothing was painted.").wait_for()
+    _start(pages[2]).click()
     pages[2].get_by_text("You are number 2 in line").wait_for()
     pages[0].get_by_role("button", name="Stop").click()
     pages[0].get_by_text("Stopped. Kept the picture at step").wait_for()
