@@ -131,7 +131,7 @@ def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
     where the frame tolerance stops it early), scaling with the area."""
     from brushwork.images import fit_size
 
-    from .widgets import cpu_seconds, duration
+    from .widgets import APP_COST, cpu_seconds, duration
 
     info = source["info"]
     if info is not None:
@@ -146,7 +146,7 @@ def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
     if device.type != "cpu":
         return words + "."
     secs = cpu_seconds((w, h), settings.size, settings.steps) + (n - 1) * FRAME_SECONDS * (
-        pw * ph) / (256 * 192) * min(1.0, vsettings.frame_steps / FRAME_STEPS_TAKEN)
+        pw * ph) / (256 * 192) * min(1.0, vsettings.frame_steps / FRAME_STEPS_TAKEN) * APP_COST
     return words + f": about {duration(secs)} on this CPU."
 
 

@@ -15,6 +15,10 @@ from . import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
 CPU_OVERRIDES = {"size": 256, "steps": 100}
 # A tiled step's cost per pixel over an untiled one's (benchmarks/large.py, docs/performance.md).
 TILED_COST = 1.5
+# A run in the app over the same run from the command line, with the browser on the same 2-core
+# laptop: 60 s against 40 s for 256 px and 100 steps (the page's updates, Chromium drawing them
+# on the CPU, Streamlit's threads). The time left shown during a run is measured, not this.
+APP_COST = 1.5
 UNSET = object()
 
 
@@ -373,15 +377,17 @@ def estimate(size, steps, device, shape: tuple[int, int] = (4, 3)) -> str | None
 
 
 def cpu_seconds(shape: tuple[int, int], size: int, steps: int) -> float:
-    """A still run's seconds on a 2-core laptop CPU, measured with the 0.6 defaults: about 1.4 s
-    per step at 512x384 (256 px, 100 steps: 40 s; 512 px, 130 steps: 57 s, start included),
-    scaling with the area of each scale's steps, plus the start."""
+    """A still run's seconds in the app on a 2-core laptop CPU: APP_COST times the command
+    line's, which with the 0.6 defaults takes about 1.4 s per step at 512x384 (256 px, 100
+    steps: 40 s; 512 px, 130 steps: 57 s, start included), scaling with the area of each
+    scale's steps, plus the start."""
     from brushwork import plan_scales
     from brushwork.settings import Settings
 
     per_px = 1.4 / (512 * 384)
     scales = plan_scales(*shape, Settings(size=size, steps=steps))
-    return 3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px) for sc in scales)
+    return APP_COST * (3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px)
+                               for sc in scales))
 
 
 def duration(secs: float) -> str:
