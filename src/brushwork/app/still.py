@@ -12,8 +12,8 @@ from brushwork import examples
 
 from . import canvas, guard
 from .queue import RunQueue, turn
-from .widgets import (caption, download_name, in_words, load_inputs, settings_sidebar,
-                      style_inputs, upload_caption)
+from .widgets import (caption, download_name, duration, in_words, load_inputs,
+                      settings_sidebar, style_inputs, upload_caption)
 
 SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
@@ -265,11 +265,7 @@ def _time_left(last, settings, started: float) -> str:
     if done == 0:
         return ""
     left = (time.monotonic() - started) * (sum(work) - done) / done
-    return "under 5 s left" if left < 5 else f"about {_duration(left)} left"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    return "under 5 s left" if left < 5 else f"about {duration(left)} left"
 
 
 def _show(st, state, steps, settings, keep):
@@ -347,7 +343,7 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
             left = spent / since * (s["total"] - s["step"]) if since > 0 else None
             progress.progress(s["step"] / s["total"], text=f"Step {s['step']}/{s['total']} · " + (
                 "starting" if left is None else "under 5 s left" if left < 5 else
-                f"about {_duration(left)} left"))
+                f"about {duration(left)} left"))
             if s.get("preview") and time.monotonic() - shown_preview > PREVIEW_SECONDS:
                 shown_preview = time.monotonic()
                 data = runner.store.read(job, "preview.png")
