@@ -159,8 +159,12 @@ def _clear(drawing: dict) -> None:
     _restart(drawing, [])
 
 
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i: i + 2], 16) for i in (1, 3, 5))
+
+
 def _rgba(hex_colour: str) -> str:
-    r, g, b = (int(hex_colour[i: i + 2], 16) for i in (1, 3, 5))
+    r, g, b = _rgb(hex_colour)
     return f"rgba({r}, {g}, {b}, {PAINT_ALPHA})"
 
 
@@ -175,7 +179,7 @@ def masks_from_shapes(objects: list[dict], colours: list[str], canvas: tuple[int
 
     from PIL import ImageDraw
 
-    palette = [tuple(int(c[i: i + 2], 16) for i in (1, 3, 5)) for c in colours]
+    palette = [_rgb(c) for c in colours]
     labels = Image.new("L", canvas, 0)  # 0: unpainted or erased; i + 1: painting i
     draw = ImageDraw.Draw(labels)
     keep = len(colours) - 1
@@ -186,14 +190,14 @@ def masks_from_shapes(objects: list[dict], colours: list[str], canvas: tuple[int
         index = min(range(len(palette)), key=lambda i: sum((a - b) ** 2 for a, b in
                                                           zip(palette[i], colour)))
         value = 0 if index == keep else index + 1
-        for points, width in _outline(obj):
-            if width:  # a brush stroke: a thick line with round ends
-                draw.line(points, fill=value, width=max(1, round(width)), joint="curve")
-                r = width / 2
-                for x, y in (points[0], points[-1]):
-                    draw.ellipse((x - r, y - r, x + r, y + r), fill=value)
-            elif len(points) >= 3:
-                draw.polygon(points, fill=value)
+        points, width = _outline(obj)
+        if width:  # a brush stroke: a thick line with round ends
+            draw.line(points, fill=value, width=max(1, round(width)), joint="curve")
+            r = width / 2
+            for x, y in (points[0], points[-1]):
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=value)
+        elif len(points) >= 3:
+            draw.polygon(points, fill=value)
     out = []
     for i in range(keep):
         mask = labels.point(lambda v, i=i: 255 if v == i + 1 else 0).resize(
@@ -211,9 +215,10 @@ def _colour(css) -> tuple[int, int, int] | None:
     return tuple(int(v) for v in m.groups()) if m else None
 
 
-def _outline(obj: dict) -> list[tuple[list[tuple[float, float]], float]]:
+def _outline(obj: dict) -> tuple[list[tuple[float, float]], float]:
     """A shape as canvas points: (points, stroke width) for a brush path, (corners, 0) for a
-    filled shape; the object's own move, scale and turn applied about its centre."""
+    filled shape, ([], 0) for anything else; the object's own move, scale and turn applied
+    about its centre."""
     import math
 
     kind = obj.get("type")
@@ -226,9 +231,9 @@ def _outline(obj: dict) -> list[tuple[list[tuple[float, float]], float]]:
     elif kind == "Rect":
         local = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
     else:
-        return []
+        local = []
     if not local:
-        return []
+        return [], 0.0
     # The shape's own centre (its points' box), and where the object puts it.
     xs, ys = [p[0] for p in local], [p[1] for p in local]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
@@ -245,7 +250,7 @@ def _outline(obj: dict) -> list[tuple[list[tuple[float, float]], float]]:
         u, v = (x - cx) * sx, (y - cy) * sy
         points.append((at_x + u * cos - v * sin, at_y + u * sin + v * cos))
     width = float(obj.get("strokeWidth", 0)) * (sx + sy) / 2 if kind == "Path" else 0.0
-    return [(points, width)]
+    return points, width
 
 
 def _path_points(path: list) -> list[tuple[float, float]]:

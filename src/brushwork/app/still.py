@@ -12,7 +12,7 @@ from brushwork import examples
 
 from . import canvas, guard
 from .queue import RunQueue, turn
-from .widgets import (caption, download_name, duration, in_words, load_inputs,
+from .widgets import (caption, download_name, in_words, left_words, load_inputs,
                       settings_sidebar, style_inputs, upload_caption)
 
 SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
@@ -87,13 +87,13 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
                           key="start_button")
         stopped = stop.button("Stop", width="stretch", disabled=not locked,
                               key="stop_button")
-        if problems and not locked:
-            st.error("Start waits: " + "; ".join(dict.fromkeys(problems)))
-        elif settings is not None and not locked:
-            st.caption(_plan_words(settings, device, content[0].im.size))
-        else:
+        if locked:  # what is painting (the widgets show the same, locked)
             st.caption(_plan_words(request["settings"], request["device"],
-                                   request["content"].im.size) if locked else "")
+                                   request["content"].im.size))
+        elif problems:
+            st.error("Start waits: " + "; ".join(dict.fromkeys(problems)))
+        else:  # no problem: the settings and the photo are there
+            st.caption(_plan_words(settings, device, content[0].im.size))
         if stopped:
             _stop(st, state, runner, "Stopped")
             st.rerun()  # unlock the page
@@ -254,18 +254,20 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
             keep(last.best_image(), last.step)
 
 
-def _time_left(last, settings, started: float) -> str:
-    """About how long the run has left, from the time per pixel-step so far: a full-size step
-    costs as many times a coarse one as it has pixels (the coarse scales come first)."""
+def _work(last, settings) -> list[int]:
+    """Each step's pixels, in the run's order: a full-size step costs as many times a coarse one
+    as it has pixels (the coarse scales come first). Any size of the picture's shape gives its
+    plan."""
     from brushwork import plan_scales
 
-    plan = plan_scales(*last.size, settings)  # any size of the picture's shape gives its plan
-    work = [sc.size[0] * sc.size[1] for sc in plan for _ in range(sc.steps)]
-    done = sum(work[:last.step])
-    if done == 0:
-        return ""
-    left = (time.monotonic() - started) * (sum(work) - done) / done
-    return "under 5 s left" if left < 5 else f"about {duration(left)} left"
+    return [sc.size[0] * sc.size[1] for sc in plan_scales(*last.size, settings)
+            for _ in range(sc.steps)]
+
+
+def _time_left(work: list[int], step: int, started: float) -> float | None:
+    """About how many seconds the run has left, from the time per pixel-step so far."""
+    done = sum(work[:step])
+    return (time.monotonic() - started) * (sum(work) - done) / done if done else None
 
 
 def _show(st, state, steps, settings, keep):
@@ -280,6 +282,7 @@ def _show(st, state, steps, settings, keep):
     with st.expander("Details: the loss as it falls"):
         chart = st.empty()
     history: list[dict] = []
+    work: list[int] = []
     shown, last, started = 0.0, None, time.monotonic()
     for record in steps:
         if isinstance(record, Progress):  # a large picture's step goes tile by tile
@@ -293,7 +296,9 @@ def _show(st, state, steps, settings, keep):
         # the caller must already hold this step to keep its picture.
         yield last
         history.append({"step": last.step, "loss": last.losses["total"]})
-        text = f"Step {last.step}/{last.total} · " + (_time_left(last, settings, started) or "starting")
+        work = work or _work(last, settings)  # once a run
+        text = f"Step {last.step}/{last.total} · " + left_words(_time_left(work, last.step,
+                                                                           started))
         # Every step: cheap, and each Streamlit call is where a Stop click can land.
         state.keep_latest = functools.partial(lambda s: keep(s.best_image(), s.step), last)
         progress.progress(last.step / last.total, text=text)
@@ -341,9 +346,8 @@ def run_on_cluster(st, state, runner, settings, content, styles, masks=None) -> 
                 painting = (time.monotonic(), s["step"])  # its start, as this page saw it
             spent, since = time.monotonic() - painting[0], s["step"] - painting[1]
             left = spent / since * (s["total"] - s["step"]) if since > 0 else None
-            progress.progress(s["step"] / s["total"], text=f"Step {s['step']}/{s['total']} · " + (
-                "starting" if left is None else "under 5 s left" if left < 5 else
-                f"about {duration(left)} left"))
+            progress.progress(s["step"] / s["total"],
+                              text=f"Step {s['step']}/{s['total']} · " + left_words(left))
             if s.get("preview") and time.monotonic() - shown_preview > PREVIEW_SECONDS:
                 shown_preview = time.monotonic()
                 data = runner.store.read(job, "preview.png")

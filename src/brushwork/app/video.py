@@ -16,7 +16,8 @@ from pathlib import Path
 
 from . import UPLOAD_CAP_MB
 from .queue import RunQueue, turn
-from .widgets import download_name, duration, in_words, settings_sidebar, style_inputs
+from .widgets import (download_name, duration, in_words, left_words, settings_sidebar,
+                      style_inputs)
 
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 3 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
@@ -131,7 +132,7 @@ def _clip_words(source: dict, settings, vsettings, limit: int, device) -> str:
     where the frame tolerance stops it early), scaling with the area."""
     from brushwork.images import fit_size
 
-    from .widgets import APP_COST, cpu_seconds, duration
+    from .widgets import APP_COST, cpu_seconds
 
     info = source["info"]
     if info is not None:
@@ -241,7 +242,8 @@ def _show(st, run: dict, frames, total: int) -> None:
         left = (spent - first) / (done - 1) * (total - done) if done > 1 else None
         how = "first frame" if frame.fresh else f"{frame.step.step} steps"
         progress.progress(done / total, text=f"Frame {done}/{total} · {how} · "
-                          f"{frame.seconds:.1f} s" + _left_words(left, done, total))
+                          f"{frame.seconds:.1f} s" + (f" · {left_words(left)}" if done > 1
+                                                       and done < total else ""))
         latest.image(frame.image(), caption=f"Frame {done}", width=frame.image().width,
                      alt=f"frame {done}, painted")
         with strip.container():
@@ -249,12 +251,6 @@ def _show(st, run: dict, frames, total: int) -> None:
             first = max(0, done - STRIP)
             for i, (col, png) in enumerate(zip(cols, run["frames"][-STRIP:])):
                 col.image(png, alt=f"frame {first + i + 1}, painted")
-
-
-def _left_words(left: float | None, done: int, total: int) -> str:
-    if left is None or done >= total:
-        return ""
-    return " · under 5 s left" if left < 5 else f" · about {duration(left)} left"
 
 
 def _finish(state, run: dict) -> None:

@@ -88,7 +88,7 @@ CHOICE_WORDS: dict[str, dict[str, str]] = {
 }
 # Quick choices for size and steps beside the exact number.
 QUICK = {"size": (128, 256, 512, 1024, 2048), "steps": (50, 100, 200, 400)}
-STEP = {"size": 32, "steps": 10, "seed": 1, "scales": 1, "tile": 64, "frame_steps": 5}
+STEP = {"size": 32, "steps": 10, "tile": 64, "frame_steps": 5}  # others: 1
 
 
 def label_of(name: str) -> str:
@@ -393,6 +393,13 @@ def cpu_seconds(shape: tuple[int, int], size: int, steps: int) -> float:
 def duration(secs: float) -> str:
     return (f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.0f} min" if secs < 5400
             else f"{secs / 3600:.1f} h")
+
+
+def left_words(secs: float | None) -> str:
+    """The time a run has left, as its progress line says it ("starting" before any pace)."""
+    if secs is None:
+        return "starting"
+    return "under 5 s left" if secs < 5 else f"about {duration(secs)} left"
 
 
 def download_name(content: str, styles: list[str], suffix: str = ".png") -> str:
