@@ -173,6 +173,7 @@ def _start(page):
     from playwright.sync_api import expect
 
     start = page.get_by_role("button", name="Start painting")
+    start.first.wait_for()  # the page has loaded
     # Until a rerun has finished, Streamlit can show the old button beside the new one.
     expect(start).to_have_count(1)
     return start
@@ -244,6 +245,7 @@ def test_masks_that_do_not_fit_keep_start_waiting(server, browser, tmp_path):
     page.locator('input[type="file"]').nth(1).set_input_files([str(starry), str(scream)])
     # drawn by the server (the uploader's own chip shows before the page has run again)
     page.get_by_alt_text("painting: the_scream.jpg").wait_for()
+    _settled(page)
     page.get_by_text("Regions: a different painting in each part").click()
     _choose(page, "Where the paintings go", "Upload masks")
     page.get_by_text("Start waits: Regions: upload 2 masks, one per painting").wait_for()
@@ -358,6 +360,13 @@ def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):
         assert e.code == 403, (e.code, e.read()[:200])
 
 
+def _settled(page) -> None:
+    """Wait until the page has run to its end: nothing stale, nothing running. (A server-drawn
+    element can show while the rest of the page is still from the run before.)"""
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]') && "
+                           "!document.querySelector('[data-testid=stStatusWidgetRunningIcon]')")
+
+
 def _choose(page, label: str, option: str) -> None:
     """Click a radio option by the end of its label (a painting's name follows its swatch)."""
     page.get_by_role("radiogroup", name=label).get_by_text(
@@ -388,8 +397,10 @@ def test_paint_two_regions_on_the_canvas_and_each_half_takes_its_painting(server
     starry, scream = examples.STYLES["The Starry Night (van Gogh)"], examples.STYLES["The Scream (Munch)"]
     page.locator('input[type="file"]').nth(1).set_input_files([str(starry), str(scream)])
     page.get_by_alt_text("painting: the_scream.jpg").wait_for()  # drawn by the server
+    _settled(page)
     page.get_by_text("Regions: a different painting in each part").click()
-    page.get_by_text("Paint regions").click()
+    _choose(page, "Where the paintings go", "Paint regions")
+    page.get_by_text("Nothing painted yet: the paintings go everywhere.").wait_for()
     _choose(page, "Tool", "rectangle")
     page.get_by_text("with the rectangle").wait_for()  # the canvas draws rectangles now
     canvas = page.locator("canvas.upper-canvas").first
