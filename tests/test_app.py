@@ -35,9 +35,7 @@ def _device():
 def test_widgets_take_their_defaults_from_the_dataclass():
     at = _app()
     assert not at.exception
-    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    if _device().type == "cpu":  # a CPU starts small; a GPU keeps the dataclass's defaults
-        defaults.update(widgets.CPU_OVERRIDES)
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}  # on every device
     for name in ("size", "steps", "content_weight", "tv_weight", "style_scale", "seed"):
         assert _by_key(at.number_input, name).value == defaults[name], name
     # The style weight is the Strength slider in the app, at the default weight's 0.5.
@@ -318,7 +316,7 @@ def test_a_clip_that_cannot_be_read_is_said_in_the_uploads_words():
         path.write_bytes(b"not a video at all")
         with pytest.raises(brushwork.InputError) as e:
             videoio.probe(path)
-        said = video._upload_words(e.value, "holiday.mp4", path)
+        said = video.upload_words(e.value, "holiday.mp4", path)
     assert said.startswith("holiday.mp4: is not a video brushwork can read; upload an MP4")
     assert folder not in said and "Errno" not in said and "folder" not in said
 
@@ -411,15 +409,65 @@ def test_a_moved_and_turned_shape_is_where_the_canvas_shows_it():
 def test_undo_redo_and_clear_keep_the_shapes_in_order():
     from brushwork.app import canvas
 
-    history = canvas._history({}, "c")
-    canvas._drawn(history, {"version": "7.4.0", "objects": [STROKE, BOX]})
-    canvas._undo(history)
+    history = canvas.history({}, "c")
+    canvas.drawn(history, {"version": "7.4.0", "objects": [STROKE, BOX]})
+    canvas.undo(history)
     assert history["objects"] == [STROKE] == history["base"] and history["redo"] == [BOX]
     assert history["round"] == 1  # a new canvas, started from the shapes kept
-    canvas._redo(history)
+    canvas.redo(history)
     assert history["objects"] == [STROKE, BOX] and not history["redo"]
-    canvas._undo(history)
-    canvas._drawn(history, {"objects": [STROKE, TRIANGLE]})  # a new shape: nothing to redo
+    canvas.undo(history)
+    canvas.drawn(history, {"objects": [STROKE, TRIANGLE]})  # a new shape: nothing to redo
     assert not history["redo"]
-    canvas._clear(history)
+    canvas.clear(history)
     assert history["objects"] == [] and history["round"] == 4
+
+
+def _preview_captions(at) -> list[str]:
+    return [c for im in at.get("image") for c in im.captions if c.startswith("Preview")]
+
+
+def test_a_change_shows_a_new_preview_without_start_and_says_it_is_one():
+    at = _app()
+    assert not at.exception, at.exception
+    (said,) = _preview_captions(at)
+    assert "not the result" in said and "Start paints the full picture" in said
+    first = at.session_state["preview"]["picture"]
+    assert first.size == brushwork.images.fit_size(*brushwork.load_image(
+        brushwork.examples.CONTENT).size, still.PREVIEW_PX)
+    _by_key(at.slider, "strength").set_value(0.9)
+    at.run()
+    again = at.session_state["preview"]["picture"]
+    assert len(_preview_captions(at)) == 1
+    diff = sum(abs(a - b) for a, b in zip(first.tobytes(), again.tobytes())) / len(first.tobytes())
+    assert diff > 2  # the stronger picture, painted on the change
+    assert not at.session_state["results"]  # a preview is never a result
+
+
+def test_the_preview_never_replaces_a_finished_result():
+    at = _app()
+    _by_key(at.number_input, "size").set_value(48)
+    _by_key(at.number_input, "steps").set_value(3)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    (result,) = at.session_state["results"]
+    _by_key(at.slider, "strength").set_value(0.8)
+    at.run()
+    assert [r["png"] for r in at.session_state["results"]] == [result["png"]]
+    assert any(b.label.startswith("Download PNG") for b in at.get("download_button"))
+    assert len(_preview_captions(at)) == 1
+    assert at.session_state["preview"]["key"][0].strength == 0.8
+
+
+def test_the_preview_follows_a_weight_and_the_instant_preset():
+    at = _app()
+    before = at.session_state["preview"]["key"]
+    _by_key(at.number_input, "content_weight").set_value(20.0)
+    at.run()
+    assert at.session_state["preview"]["key"] != before
+    _by_key(at.selectbox, "preset").set_value("instant")
+    at.run()
+    assert not at.exception, at.exception
+    (said,) = _preview_captions(at)
+    assert "the instant picture at" in said
+    assert at.session_state["preview"]["key"][0].steps == 0

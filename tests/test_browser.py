@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from brushwork import examples, images
+from brushwork import Settings, examples, images
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -215,7 +215,7 @@ def test_a_number_out_of_range_is_refused_beside_it_not_replaced(server, browser
     page.screenshot(path=str(ARTIFACTS / "app-out-of-range.png"))
     _set_number(page, "Size (px)", 64)
     expect(_start(page)).to_be_enabled()
-    page.get_by_text("64 px, 100 steps").wait_for()
+    page.get_by_text(f"64 px, {Settings().steps} steps").wait_for()
 
 
 def test_a_photo_the_size_cannot_paint_is_refused_before_start(server, browser, tmp_path):
@@ -484,3 +484,36 @@ def test_the_ray_backend_paints_for_two_sessions_at_once_and_queues_a_third(brow
             record = images.read_metadata(path)
             assert record["settings"]["seed"] == seed  # its own picture, not another's
         assert record["steps_done"] == 12
+
+
+def test_a_change_previews_at_once_and_never_replaces_the_result(server, browser):
+    """The preview answers a slider without Start, says it is a preview, and stays out of the
+    result's place: a finished result keeps its picture and download when the preview
+    changes, and while a picture paints no preview is drawn."""
+    from playwright.sync_api import expect
+
+    page = _page(browser, viewport={"width": 1280, "height": 720})
+    page.goto(server)
+    _start(page).wait_for()
+    caption = page.get_by_text("Preview, not the result", exact=False)
+    caption.first.wait_for()
+    first = page.get_by_alt_text("preview of the settings").first.get_attribute("src")
+    _set_number(page, "Size (px)", 64)
+    _set_number(page, "Steps", 30)
+    page.get_by_text("64 px, 30 steps").wait_for()
+    _start(page).click()
+    page.get_by_text("Painting ...").first.wait_for()
+    expect(page.get_by_alt_text("preview of the settings")).to_have_count(0)  # not while painting
+    page.get_by_text("Done in").wait_for()
+    result = page.locator("iframe[title='st.iframe']").first
+    result.wait_for()
+    slider = page.get_by_role("slider", name="Strength")
+    slider.focus()
+    for _ in range(4):
+        slider.press("ArrowRight")
+    expect(page.get_by_alt_text("preview of the settings")).not_to_have_attribute(
+        "src", first or "")  # a new preview, painted on the change
+    caption.first.wait_for()
+    expect(page.get_by_role("button", name="Download PNG (settings embedded)")).to_be_visible()
+    expect(page.locator("iframe[title='st.iframe']")).to_have_count(1)  # the result still shown
+    page.screenshot(path=str(ARTIFACTS / "app-preview.png"), full_page=True)

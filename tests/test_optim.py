@@ -1,5 +1,6 @@
 """Our optimisers against torch.optim's: the same path on the same problem."""
 
+import pytest
 import torch
 
 from brushwork import optim
@@ -127,3 +128,36 @@ def test_lbfgs_treats_nan_as_a_rejection():
     nan["on"] = True
     opt.step(closure)
     assert opt.rejections == 1 and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("kind", ["pyramid", "decorrelated"])
+def test_a_parameterization_gives_the_start_picture_back_and_pulls_the_true_gradient(kind):
+    from brushwork.parameterize import Parameterization
+
+    start = torch.rand(1, 3, 37, 53, generator=torch.Generator().manual_seed(0))
+    p = Parameterization(kind, start.clone().requires_grad_(True))
+    assert torch.allclose(p.picture(), start, atol=1e-5)
+    weights = torch.rand(start.shape, generator=torch.Generator().manual_seed(1))
+    x = p.picture().detach().requires_grad_(True)
+    (x * weights).sum().backward()
+    p.pull(x.grad)
+    q = p.q.detach().clone().requires_grad_(True)
+    (p.picture_of(q) * weights).sum().backward()
+    assert torch.allclose(p.q.grad, q.grad, atol=1e-5)
+
+
+def test_adam_averages_its_pictures_when_asked():
+    x = torch.zeros(4, requires_grad=True)
+    opt = optim.Adam(x, lr=0.1, average=0.9)
+    seen = []
+    for _ in range(5):
+        def loss():
+            x.grad = None
+            value = ((x - 1) ** 2).sum()
+            value.backward()
+            return value
+        opt.step(loss)
+        seen.append(x.detach().clone())
+    # bias-corrected: the average of the pictures so far, weighted towards the recent ones
+    assert opt.mean is not None and float(opt.mean[0]) < float(seen[-1][0])
+    assert float(opt.mean[0]) > float(seen[0][0])

@@ -70,3 +70,18 @@ def test_a_misspelt_setting_is_refused_with_the_nearest_name(key, near):
 def test_a_damaged_record_is_one_input_error(record):
     with pytest.raises(InputError, match="has damaged brushwork settings"):
         Settings.from_record(record, "x.png")
+
+
+def test_a_record_of_0_6_still_means_what_it_meant():
+    """A record written by 0.6 names every field it had, and none of 0.7's schedule: it is
+    planned and painted as 0.6 did (130 steps as 64/39/27 at 512 px, from the photo), however
+    today's defaults changed."""
+    from brushwork import plan_scales
+
+    record_0_6 = {k: v for k, v in Settings().to_dict().items()
+                  if k not in ("fine_steps", "step_decay", "parameterization", "average")}
+    record_0_6.update(steps=130, init="content")  # 0.6's defaults, as its records hold them
+    s = Settings.from_record(record_0_6)
+    assert (s.fine_steps, s.step_decay, s.parameterization, s.average) == (None, 0.6, "pixels", 0)
+    assert [sc.steps for sc in plan_scales(512, 384, s)] == [64, 39, 27]
+    assert Settings.from_record(Settings().to_dict()) == Settings()  # today's round-trips

@@ -15,15 +15,17 @@ import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Union
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import records
 from .layers import MIN_SIDE
 from .errors import InputError, short
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the instant path never needs it
+    import torch
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers camera MPO files
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
@@ -184,6 +186,8 @@ def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def to_tensor(im: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB PIL image -> (1, 3, H, W) float tensor in [0, 1]."""
+    import torch
+
     a = np.asarray(to_rgb(im), dtype=np.uint8)
     t = torch.from_numpy(a.copy()).permute(2, 0, 1).unsqueeze(0)
     return (t.to(device=device, dtype=torch.float32) / 255.0).contiguous()
@@ -191,6 +195,8 @@ def to_tensor(im: Image.Image, device: torch.device | str = "cpu") -> torch.Tens
 
 def to_pil(t: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (values clamped)."""
+    import torch
+
     t = t.detach()
     if t.dim() == 4:
         t = t[0]

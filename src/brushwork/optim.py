@@ -114,11 +114,15 @@ class Adam:
     """Adam (Kingma and Ba) with the usual betas, for one tensor."""
 
     def __init__(self, x: torch.Tensor, lr: float = 0.02, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        self.x, self.lr, self.betas, self.eps = x, lr, betas, eps
+                 eps: float = 1e-8, average: float | None = None) -> None:
+        self.x, self.lr, self.betas, self.eps, self.average = x, lr, betas, eps, average
         self._m = torch.zeros_like(x)
         self._v = torch.zeros_like(x)
         self._n = 0
+        # The iterate's exponential average (with `average` as its decay), bias-corrected as
+        # crowsonkb/style-transfer-pytorch's EMA is; None when off.
+        self.mean: torch.Tensor | None = None
+        self._mean_raw = torch.zeros_like(x) if average else None
 
     @torch.no_grad()
     def step(self, closure: Closure) -> torch.Tensor:
@@ -131,4 +135,7 @@ class Adam:
         self._v.mul_(b2).addcmul_(g, g, value=1 - b2)
         denom = (self._v / (1 - b2**self._n)).sqrt_().add_(self.eps)
         self.x.addcdiv_(self._m, denom, value=-self.lr / (1 - b1**self._n))
+        if self._mean_raw is not None:
+            self._mean_raw.lerp_(self.x, 1 - self.average)
+            self.mean = self._mean_raw / (1 - self.average**self._n)
         return loss

@@ -12,8 +12,10 @@ import torch
 from PIL import Image
 
 from . import color, images, memory, optim, regions, schedule, statistics, tiles, tiling
+from .errors import InputError
 from .layers import MIN_SIDE, block, channels
 from .objective import Objective, Region, Temporal
+from .parameterize import Parameterization
 from .settings import Settings
 from .steps import Continuation, Inputs
 from .vgg import VGG19Features
@@ -27,6 +29,9 @@ from .vgg import VGG19Features
 # left out of the default layers altogether (settings.STYLE_LAYERS: even at 0.1 its statistics
 # pasted a face and a moon, docs/quality.md) and weighs 0.1 when asked for.
 DEPTH_WEIGHTS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.5, 5: 0.1}
+# A painting may be processed at most this many times longer than the picture's longer side (an
+# elongated one is grown until its short side fits VGG-19); beyond, it is refused before any work.
+MAX_STYLE_GROWTH = 4
 # Targets need no gradient: one pass without it takes about a quarter of the memory of one with
 # it (benchmarks/large.py), so their crops may be this many times larger than the picture's.
 TARGET_CROP = 3
@@ -108,16 +113,37 @@ def style_statistic(s: Settings, size: tuple[int, int], device: torch.device) ->
                                 [channels(k) for k in s.style_layers], device)
 
 
-def style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
-                  device: torch.device) -> torch.Tensor:
+def style_size(painting: tuple[int, int], size: tuple[int, int],
+               style_scale: float) -> tuple[int, int]:
+    """The size a painting of `painting` pixels is processed at, for a picture of `size`."""
     longer = max(MIN_SIDE, round(max(size) * style_scale))
     # Not enlarged beyond its own pixels unless --style-scale asks for it: enlarging invents no
     # brushwork, only blur, and a 64 px painting shown at 512 px taught the picture nothing but
     # blur (docs/quality.md, tiny-starry).
-    longer = min(longer, round(max(*style_im.size, MIN_SIDE) * max(1.0, style_scale)))
-    w, h = images.fit_size(*style_im.size, longer)
+    longer = min(longer, round(max(*painting, MIN_SIDE) * max(1.0, style_scale)))
+    w, h = images.fit_size(*painting, longer)
     if min(w, h) < MIN_SIDE:  # a very elongated painting: grow until it fits VGG
-        w, h = images.fit_size(*style_im.size, round(longer * MIN_SIDE / min(w, h)))
+        w, h = images.fit_size(*painting, round(longer * MIN_SIDE / min(w, h)))
+    return w, h
+
+
+def checked_style_size(painting: tuple[int, int], size: tuple[int, int], style_scale: float,
+                       name: str) -> tuple[int, int]:
+    """`style_size`, or InputError for a painting too elongated to paint with: one grown until
+    its short side fits VGG-19 must stay within MAX_STYLE_GROWTH times the picture's longer
+    side (a 20000x1 strip would be millions of pixels long, or still too thin)."""
+    sw, sh = style_size(painting, size, style_scale)
+    longest = MAX_STYLE_GROWTH * max(*size, round(max(size) * style_scale))
+    if min(sw, sh) < MIN_SIDE or max(sw, sh) > longest:
+        raise InputError(name, f"{painting[0]}x{painting[1]} is too elongated to paint with",
+                         "crop it nearer to a rectangle of at most "
+                         f"{MAX_STYLE_GROWTH * max(size) // MIN_SIDE}:1")
+    return sw, sh
+
+
+def style_tensor(style_im: Image.Image, size: tuple[int, int], style_scale: float,
+                  device: torch.device) -> torch.Tensor:
+    w, h = style_size(style_im.size, size, style_scale)
     return images.to_tensor(images.resize(style_im, (w, h)), device)
 
 
@@ -135,11 +161,17 @@ class Prepared:
 
     mem: memory.Plan
     objective: Objective
-    x: torch.Tensor  # the picture being optimised (its gradient on)
+    x: torch.Tensor  # what the optimiser moves (its gradient on): the picture's pixels, or
+    # the parameters `param` turns into the picture
     optimiser: optim.LBFGS | optim.Adam
     content: torch.Tensor  # the photo at this size, RGB
     keep: torch.Tensor | None  # where the photo is kept (regions), or None
     luminance_only: bool
+    param: Parameterization
+
+    def picture(self) -> torch.Tensor:
+        """The picture the parameters give now, without a gradient (a copy)."""
+        return self.param.picture().detach().clone()
 
     def render(self, picture: torch.Tensor) -> Image.Image:
         """A picture of this scale as the user sees it: the photo's colours back in luminance
@@ -201,8 +233,10 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
         x = schedule.initial(previous, size, content_in, inputs.init, luminance_only, generator,
                              device, s.init)
     x.requires_grad_(True)
+    # What the optimiser moves: the pixels themselves, or a linear re-expression of them.
+    param = Parameterization(s.parameterization, x)
     # One loss evaluation per step for both optimisers; L-BFGS's history starts afresh at each
     # scale (the old pairs describe another image size).
-    optimiser = (optim.LBFGS(x, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
-                 else optim.Adam(x, s.learning_rate))
-    return Prepared(mem, objective, x, optimiser, content, keep, luminance_only)
+    optimiser = (optim.LBFGS(param.q, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
+                 else optim.Adam(param.q, s.learning_rate, average=s.average or None))
+    return Prepared(mem, objective, param.q, optimiser, content, keep, luminance_only, param)

@@ -17,9 +17,9 @@ from .settings import Settings
 # Coarse-to-fine: each scale doubles the size; the coarsest keeps at least this longer side, where
 # VGG-19's deepest style layer (conv5_1, 1/16 of the input) still sees a few positions.
 MIN_SCALE_SIDE = 128
-# Each finer scale gets this fraction of the previous scale's steps: a full-size step costs four
-# times a half-size one, and from an upsampled start the fine scale only has detail left to add.
-STEP_DECAY = 0.6
+# Each finer scale gets `Settings.step_decay` of the previous scale's steps: a full-size step
+# costs four times a half-size one, and from an upsampled start the fine scale only has detail
+# left to add.
 # ... but a coarser scale gets at most this many: by then it has settled the composition (its own
 # loss falls by under 1% per step at 128 px), while the full-size loss only falls with full-size
 # steps. Without the cap, 480 steps at 512 px gave the full size 88 of them and a worse picture
@@ -36,7 +36,8 @@ class Scale:
 
 def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
     """The coarse-to-fine schedule: sizes doubling up to the output, the coarsest scale with the
-    most steps, each coarser scale with at most COARSE_STEPS_MAX."""
+    most steps, the full size with at most `fine_steps` of its share, each coarser scale with at
+    most COARSE_STEPS_MAX (the rest goes to the full size)."""
     longer = settings.size
     if settings.scales is None:
         # Automatic: single scale up to 256 px; above, halve until MIN_SCALE_SIDE.
@@ -51,17 +52,30 @@ def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
         if min(w, h) >= MIN_SIDE or i == 0:
             sizes.append((w, h))
     n = len(sizes)
-    shares = [STEP_DECAY**i for i in range(n)]  # the coarsest scale gets the most
-    total = sum(shares)
-    steps = [max(1, math.floor(settings.steps * s / total)) for s in shares]
-    steps[0] += settings.steps - sum(steps)  # rounding goes to the cheap coarse scale
+    steps = _split(settings.steps, n, settings.step_decay)
     if steps[0] < 1:  # fewer steps than scales: drop the coarse ones
         return plan_scales(width, height, settings.replace(scales=settings.steps))
+    fine = settings.fine_steps
+    if fine is not None and n > 1 and steps[-1] > fine:
+        # The full size's steps decide its detail and the content's fidelity, the coarse ones
+        # the strokes (Wang et al.'s LP rose with steps at 128 px, not at 512: docs/quality.md);
+        # a coarse step costs a sixteenth of a full-size one, so what the full size would have
+        # had beyond `fine_steps` goes to the coarser scales.
+        steps = _split(settings.steps - fine, n - 1, settings.step_decay) + [fine]
     for i in range(n - 1):  # what the coarse scales cannot use goes to the full size
         surplus = max(0, steps[i] - COARSE_STEPS_MAX)
         steps[i] -= surplus
         steps[-1] += surplus
     return [Scale(size, k) for size, k in zip(sizes, steps)]
+
+
+def _split(total: int, n: int, decay: float) -> list[int]:
+    """`total` steps over `n` scales, each finer one `decay` of the one before (the coarsest
+    gets the most, and what rounding leaves)."""
+    shares = [decay**i for i in range(n)]
+    steps = [max(1, math.floor(total * s / sum(shares))) for s in shares]
+    steps[0] += total - sum(steps)
+    return steps
 
 
 def as_picture(t: torch.Tensor, luminance_only: bool, device: torch.device) -> torch.Tensor:
@@ -80,11 +94,14 @@ def initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Ten
              init_im: Image.Image | None, luminance_only: bool, gen: torch.Generator,
              device: torch.device, init: str) -> torch.Tensor:
     """A scale's start picture: the photo, white noise or an --init picture at the coarsest
-    scale; the coarser scale's result, upsampled with the start's lost detail, at the others."""
+    scale; the coarser scale's result, upsampled with the start's lost detail, at the others.
+    The feed-forward start (--init fast) gives the coarsest scale its colours and strokes, and
+    the photo gives the detail on the way up: the network's own detail is a 384 px picture
+    enlarged, and with it the content fidelity fell by 0.03-0.05 (docs/quality.md)."""
     w, h = size
     if init == "noise":  # the paper's white noise; drawn on the CPU so a seed means one image
         start = None if prev is not None else torch.rand(content.shape, generator=gen).to(device)
-    elif init_im is not None:
+    elif init_im is not None and (prev is None or init != "fast"):
         start = start_from(init_im, size, luminance_only, device)
     else:
         start = content.clone()

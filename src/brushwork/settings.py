@@ -24,7 +24,7 @@ COLOR_MODES = ("none", "luminance", "histogram")
 PRECISIONS = ("fp32", "bf16")
 STYLE_NORMS = ("relative", "paper")
 STYLE_LOSSES = ("gram", "w2", "sliced")
-INIT_CHOICES = ("content", "noise")  # or a path to an image file
+INIT_CHOICES = ("content", "noise", "fast")  # or a path to an image file
 WEIGHT_SOURCES = ("caffe", "torchvision")  # or a path to a state dict
 MAX_SCALES = 6
 
@@ -39,6 +39,10 @@ STYLE_LAYERS = PAPER_STYLE_LAYERS[:4]
 # What a record written before brushwork 0.6 meant where it is silent (the defaults of then).
 BEFORE_0_6 = {"style_loss": "gram", "style_layers": PAPER_STYLE_LAYERS, "content_weight": 1.0,
               "steps": 120}
+
+# What a record written before brushwork 0.7 meant where it is silent: the schedule of then.
+BEFORE_0_7 = {"step_decay": 0.6, "fine_steps": None, "parameterization": "pixels",
+              "average": 0.0}
 
 # Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
@@ -62,11 +66,19 @@ class Settings:
         step=0.05, group="basic"))
     size: int = field(default=512, metadata=_opt(
         "longer side of the output in pixels", min=32, max=8192, group="basic"))
-    steps: int = field(default=130, metadata=_opt(
-        "loss-and-gradient evaluations in all, over all scales", min=1, max=100_000, group="basic"))
+    steps: int = field(default=118, metadata=_opt(
+        "loss-and-gradient evaluations in all, over all scales (0 with --init fast: the "
+        "feed-forward picture as it is)", min=0, max=100_000, group="basic"))
     scales: int | None = field(default=None, metadata=_opt(
         "coarse-to-fine sizes (1 = single scale); unset: automatic, more for bigger outputs",
         min=1, max=MAX_SCALES, group="advanced"))
+    fine_steps: int | None = field(default=16, metadata=_opt(
+        "most steps at the full size before the coarser scales are full (64 each): its detail "
+        "and the photo's fidelity; the rest of --steps go to the cheaper coarse scales; unset: "
+        "the full size's share by --step-decay", min=1, max=100_000, group="advanced"))
+    step_decay: float = field(default=0.6, metadata=_opt(
+        "each finer scale gets this fraction of the coarser scale's steps: lower spends less "
+        "time at the full size", min=0.05, max=2.0, step=0.05, group="advanced"))
     content_weight: float = field(default=1.5, metadata=_opt(
         "weight of the content loss (the paper's alpha): higher keeps more of the photo",
         min=0.0, max=1e12, group="basic"))
@@ -96,10 +108,19 @@ class Settings:
         "(Gatys et al. 2016)", choices=COLOR_MODES, group="style"))
     optimizer: str = field(default="lbfgs", metadata=_opt(
         "lbfgs (the paper's) or adam", choices=OPTIMIZERS, group="advanced"))
+    parameterization: str = field(default="pixels", metadata=_opt(
+        "what the optimiser moves: the pixels (the paper's), a Laplacian pyramid of them "
+        "(STROTSS, NNST) or decorrelated colours (Mordvintsev et al. 2018)",
+        choices=("pixels", "pyramid", "decorrelated"), group="advanced"))
+    average: float = field(default=0.0, metadata=_opt(
+        "adam only: write an exponential average of its pictures with this decay (0.99 in "
+        "crowsonkb/style-transfer-pytorch): less noise; 0: off", min=0.0, max=0.9999,
+        step=0.01, group="advanced"))
     lr: float | None = field(default=None, metadata=_opt(
         "learning rate; unset: 1.0 for lbfgs, 0.02 for adam", min=1e-8, max=1e3, group="advanced"))
     init: str = field(default="content", metadata=_opt(
-        "start from the content photo, white noise (the paper's), or an image file",
+        "start from the content photo, white noise (the paper's), the feed-forward picture "
+        "(fast: Ghiasi et al.'s network, needs brushwork[instant]) or an image file",
         choices=INIT_CHOICES, path_ok=True, group="advanced"))
     seed: int = field(default=0, metadata=_opt(
         "random seed: the same seed gives the same image on the same device", min=0,
@@ -193,7 +214,7 @@ class Settings:
 
     def with_preset(self, name: str) -> "Settings":
         """These settings with preset `name`'s values (brushwork.presets) and its name."""
-        if name not in presets.PRESETS:
+        if not isinstance(name, str) or name not in presets.PRESETS:
             raise InputError("--preset", f"unknown preset {name!r}",
                              f"choose one of {', '.join(presets.PRESETS)}")
         return dataclasses.replace(self, preset=name, **presets.PRESETS[name][1])
@@ -247,6 +268,8 @@ class Settings:
                 data["style_layer_weights"] = [1.0] * n
         if data and "style_loss" not in data:  # written before 0.6: its defaults where silent
             data = {**BEFORE_0_6, **data}
+        if data and "step_decay" not in data:  # written before 0.7: its schedule
+            data = {**BEFORE_0_7, **data}
         try:
             return cls(**data)
         except InputError as e:
@@ -351,12 +374,18 @@ def _validate(s: Settings) -> None:
             raise bad(name, f"must be from {lo} to {hi}, got {value:g}",
                       f"pass a value in that range (default {_default(name)})")
 
+    for name in ("content_layers", "style_layers", "style_blend", "style_layer_weights"):
+        if not isinstance(getattr(s, name), tuple):  # before anything iterates them
+            raise bad(name, f"must be a list, got {getattr(s, name)!r}"[:120], "give a list of values")
     for name in ("size", "steps", "seed"):
         check_number(name, getattr(s, name), integer=True)
     object.__setattr__(s, "size", int(s.size))
     object.__setattr__(s, "steps", int(s.steps))
     object.__setattr__(s, "seed", int(s.seed))
-    for name in ("scales", "tile"):
+    if s.steps == 0 and s.init != "fast":
+        raise bad("steps", "0 steps paint nothing", "give 1 or more, or --preset instant for "
+                  "the feed-forward picture alone")
+    for name in ("scales", "tile", "fine_steps"):
         if getattr(s, name) is not None:
             check_number(name, getattr(s, name), integer=True)
             object.__setattr__(s, name, int(getattr(s, name)))
@@ -364,7 +393,8 @@ def _validate(s: Settings) -> None:
         check_number("max_memory", s.max_memory, integer=False)
     if s.strength is not None:
         check_number("strength", s.strength, integer=False)
-    for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
+    for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "step_decay",
+                 "average"):
         check_number(name, getattr(s, name), integer=False)
     if s.lr is not None:
         check_number("lr", s.lr, integer=False)
@@ -377,7 +407,7 @@ def _validate(s: Settings) -> None:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight (or --strength) above 0")
     for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm",
-                 "style_loss", "preset"):
+                 "style_loss", "preset", "parameterization"):
         choices = meta[name]["choices"]
         if not isinstance(getattr(s, name), str) or getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")
@@ -388,9 +418,6 @@ def _validate(s: Settings) -> None:
     if not isinstance(dev, str) or not (dev in meta["device"]["choices"] or (
             dev.startswith("cuda:") and dev[5:].isdigit())):
         raise bad("device", f"unknown device {dev!r}", "choose auto, cpu, cuda, cuda:N or mps")
-    for name in ("content_layers", "style_layers", "style_blend", "style_layer_weights"):
-        if not isinstance(getattr(s, name), tuple):
-            raise bad(name, f"must be a list, got {getattr(s, name)!r}", "give a list of values")
     for name in ("content_layers", "style_layers"):
         layers = getattr(s, name)
         for layer in layers:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping
 
-import torch
 from PIL import Image
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the instant path's Step needs no torch
+    import torch
+
     from .settings import Settings
 
 
@@ -24,7 +25,7 @@ class Step:
     scale and writes at the end (a step of L-BFGS can go uphill; the best picture is kept).
     """
 
-    step: int  # 1 .. total, over all scales
+    step: int  # 1 .. total, over all scales (0 of 0: the instant picture, no optimisation)
     total: int
     scale: int  # 1 .. scales
     scales: int

@@ -10,6 +10,7 @@ objective, or as the evaluator: there is one loop.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import partial
 from typing import Iterator, Sequence, Union
@@ -20,7 +21,7 @@ from PIL import Image
 from . import images, memory, optim, regions, tiles
 from .device import resolve_device
 from .errors import DeviceError, DivergenceError, InputError
-from .prepare import memory_plan, prepare
+from .prepare import checked_style_size, memory_plan, prepare
 from .schedule import Scale, plan_scales
 from .settings import Settings, flag
 from .steps import Continuation, Inputs, Step
@@ -63,6 +64,9 @@ def check_inputs(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         raise InputError(flag("style_blend"), f"{len(settings.style_blend)} weights for "
                          f"{len(style_ims)} style images", "give one weight per style image")
     images.check_size(content_im, settings.size, "content image")
+    w, h = images.fit_size(*content_im.size, settings.size)
+    for i, style_im in enumerate(style_ims, start=1):
+        checked_style_size(style_im.size, (w, h), settings.style_scale, f"style image {i}")
     mask_ims = None
     if masks is not None:
         names = [f"style mask {i + 1}" + (f" {m}" if isinstance(m, str) else "")
@@ -71,14 +75,17 @@ def check_inputs(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                          images.load_mask(m, name=name) for m, name in zip(masks, names))
         regions.check_masks(mask_ims, names, len(style_ims))
     init_im = None
-    if settings.init not in ("content", "noise"):
+    if settings.init == "fast":
+        from . import feedforward  # the network's files, checked before any work
+
+        feedforward.check(content_im, style_ims, settings, masks)
+    elif settings.init not in ("content", "noise"):
         init_im = images.load_image(settings.init, name=f"{flag('init')} {settings.init}")
     device = resolve_device(settings.device)
     if settings.bf16 and device.type != "cuda":
         # bf16 on a CPU without bf16 units runs about 200 times slower than fp32.
         raise InputError(flag("precision"), f"bf16 runs on CUDA only, not on {device.type}",
                          "use --precision fp32")
-    w, h = images.fit_size(*content_im.size, settings.size)
     mem = memory_plan((w, h), settings, device, memory.budget_bytes(device, settings.max_memory))
     if not mem.fits:
         fits = memory.largest_size(*content_im.size, device, settings.bf16, tile=settings.tile,
@@ -98,7 +105,8 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
                  tile_progress: bool = False,
                  masks: Sequence[ImageLike] | None = None,
                  continuation: Continuation | None = None,
-                 cache: dict | None = None) -> Iterator[Step | tiles.Progress]:
+                 cache: dict | None = None,
+                 fast=None) -> Iterator[Step | tiles.Progress]:
     """Check the inputs and return an iterator of `Step`s that paints `content` in `styles`.
 
     All input checks happen here, before any work; the model loads when iteration starts
@@ -118,6 +126,11 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     each style in its own region with guided Gram matrices (brushwork.regions); where no mask
     is white, the photo is kept.
 
+    With `settings.init == "fast"` the run starts from the feed-forward picture
+    (brushwork.feedforward); with `steps == 0` as well (`--preset instant`) it yields one Step,
+    step 0 of 0, whose picture is that one. `fast` is that network, loaded once by a caller
+    that paints often (`feedforward.load_network()`; else it is loaded for this run).
+
     `continuation` and `cache` are for brushwork.video: a frame painted from the previous one,
     and a dict in which the paintings' Gram matrices are kept from frame to frame.
     """
@@ -130,7 +143,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     if resume is not None and not 0 <= resume[0] < settings.steps:
         raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
                          "there is nothing left to do; start a new run")
-    return _run(inputs, model, resume, tile_progress, continuation, cache)
+    return _run(inputs, model, resume, tile_progress, continuation, cache, fast)
 
 
 def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
@@ -144,10 +157,20 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 
 
 def _run(inputs: Inputs, model: VGG19Features | None, resume: tuple[int, Image.Image] | None,
-         tile_progress: bool, cont: Continuation | None,
-         cache: dict | None) -> Iterator[Step | tiles.Progress]:
+         tile_progress: bool, cont: Continuation | None, cache: dict | None,
+         fast=None) -> Iterator[Step | tiles.Progress]:
     """The loop, with running out of GPU memory turned into a clear error."""
     s, device = inputs.settings, inputs.device
+    if s.init == "fast":
+        # The feed-forward picture (brushwork.feedforward) takes the place of an --init file; with
+        # 0 steps (--preset instant) it is the result, and VGG-19 is never loaded.
+        from . import feedforward
+
+        if s.steps == 0:
+            yield from feedforward.steps(inputs.content, inputs.styles, s, inputs.masks, fast)
+            return
+        start = feedforward.instant(inputs.content, inputs.styles, s, fast)
+        inputs = dataclasses.replace(inputs, init=start)
     try:
         yield from _loop(inputs, model or load_model(s, device), resume, tile_progress, cont,
                          cache)
@@ -188,10 +211,10 @@ def _loop(inputs: Inputs, model: VGG19Features, resume: tuple[int, Image.Image] 
         p = prepare(model, inputs, sc.size, previous=x, resumed=resumed, generator=gen,
                     cont=cont, cache=cache, budget=budget)
         x, opt, mem = p.x, p.optimiser, p.mem
-        best_x, best_loss, best_step = x.detach().clone(), math.inf, step_no
+        best_x, best_loss, best_step = p.picture(), math.inf, step_no
         bests: list[float] = []  # the best loss after each step, for a frame's stopping test
         for _ in range(steps_here):
-            evaluated = x.detach().clone()  # the picture this step's loss is measured on
+            evaluated = p.picture()  # the picture this step's loss is measured on
             terms = yield from _evaluate(model, p, device, tile_progress)
             step_no += 1
             loss = float(terms["total"])
@@ -204,11 +227,16 @@ def _loop(inputs: Inputs, model: VGG19Features, resume: tuple[int, Image.Image] 
                     else not math.isfinite(loss)):
                 raise DivergenceError(best_step, p.render(best_x), step_no,
                                       "try a smaller --lr, --style-weight or --content-weight")
-            if s.optimizer == "adam":
+            if s.optimizer == "adam" and s.parameterization == "pixels":
                 # Adam's steps may leave [0, 1] and nothing pulls them back; L-BFGS is left
                 # unclamped, as in the paper (clamping would break its curvature pairs).
                 with torch.no_grad():
                     x.clamp_(0, 1)
+            if getattr(opt, "mean", None) is not None:
+                # Adam with iterate averaging (crowsonkb/style-transfer-pytorch): the picture
+                # handed on and written is the average of the pictures so far, not the lowest
+                # loss one (each of Adam's pictures carries its own step's noise).
+                best_x, best_step = p.param.picture_of(opt.mean).detach().clone(), step_no
             yield Step(step_no, total, scale_no, len(plan), sc.size, best_step, dict(terms),
                        partial(p.render, evaluated), partial(p.render, best_x), mem.tiles)
             bests.append(best_loss)
@@ -227,7 +255,10 @@ def _evaluate(model: VGG19Features, p, device: torch.device, tile_progress: bool
     # around the evaluation and restored after it; a tile's progress is yielded while they are
     # set, so a consumer that runs CUDA work between tiles sees them too.
     with torch.backends.cudnn.flags(enabled=True, benchmark=device.type == "cuda"):
-        evaluation = tiles.evaluate(model, p.objective, p.x, p.mem.cut)
+        # The evaluator leaves the gradient in the picture's .grad: for the pixels that is the
+        # optimiser's tensor, otherwise the parameters' gradient is pulled back from it.
+        x = p.x if p.param.kind == "pixels" else p.picture().requires_grad_(True)
+        evaluation = tiles.evaluate(model, p.objective, x, p.mem.cut)
         while True:  # the tiles' progress, then the terms
             try:
                 progress = next(evaluation)
@@ -236,6 +267,7 @@ def _evaluate(model: VGG19Features, p, device: torch.device, tile_progress: bool
                 break
             if tile_progress:
                 yield progress
-        # Both optimisers evaluate once, first: the gradient is already in x.grad.
+        p.param.pull(x.grad)
+        # Both optimisers evaluate once, first: the gradient is already in their tensor's .grad.
         p.optimiser.step(lambda: terms["total"])
     return terms

@@ -79,6 +79,9 @@ def iter_stylize_video(video: VideoSource, styles: ImageLike | Sequence[ImageLik
     Inputs are checked before the first frame; InputError names the one that is unusable."""
     settings = settings or Settings()
     video_settings = video_settings or VideoSettings()
+    if settings.steps == 0:  # a frame is painted from the previous one's optimised picture
+        raise InputError("--preset instant", "paints stills only; a video's frames need the "
+                         "optimisation", "drop --preset instant, or give --steps 1 or more")
     if start < 0 or (end is not None and end <= start):
         raise InputError("--frames", f"{start}:{'' if end is None else end} selects no frames",
                          "give START:END with 0 <= START < END")

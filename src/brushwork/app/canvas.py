@@ -93,7 +93,7 @@ def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
     w = min(PHONE_WIDTH if small else CANVAS_WIDTH, content.im.width)
     h = round(w * content.im.height / content.im.width)
     canvas_id = f"regions_canvas_{hashlib.sha256(content.data).hexdigest()[:12]}_{w}"
-    drawing = _history(st.session_state, canvas_id)
+    drawing = history(st.session_state, canvas_id)
     result = st_canvas(
         fill_color=_rgba(colour), stroke_color=_rgba(colour), stroke_width=int(width),
         background_image=content.im, height=h, width=w,
@@ -106,30 +106,30 @@ def _paint(st, content: "Input", styles: list["Input"]) -> list["Input"] | None:
                "painting's region; unpainted parts are kept as the photo.")
     raw = result.json_data if result is not None else None
     if raw is not None:
-        _drawn(drawing, raw)
+        drawn(drawing, raw)
     # Undo, redo and clear as buttons of the page, under the canvas once it has said what is
     # on it: the canvas's own show only while a mouse hovers over it (never on a phone). Each
     # starts a new canvas from the shapes kept.
     with st.container(horizontal=True, gap="small"):
-        st.button("↶ Undo", key=f"{canvas_id}_undo", on_click=_undo, args=(drawing,),
+        st.button("↶ Undo", key=f"{canvas_id}_undo", on_click=undo, args=(drawing,),
                   disabled=not drawing["objects"])
-        st.button("↷ Redo", key=f"{canvas_id}_redo", on_click=_redo, args=(drawing,),
+        st.button("↷ Redo", key=f"{canvas_id}_redo", on_click=redo, args=(drawing,),
                   disabled=not drawing["redo"])
-        st.button("Clear", key=f"{canvas_id}_clear", on_click=_clear, args=(drawing,),
+        st.button("Clear", key=f"{canvas_id}_clear", on_click=clear, args=(drawing,),
                   disabled=not drawing["objects"])
     if not drawing["objects"]:
         return None
     return masks_from_shapes(drawing["objects"], colours, (w, h), content.im.size)
 
 
-def _history(state, canvas_id: str) -> dict:
+def history(state, canvas_id: str) -> dict:
     """The shapes on this canvas, what Undo took (for Redo), and the canvas's round (a new
     round is a new canvas, started from `base`)."""
     return state.setdefault(f"{canvas_id}_history", {"objects": [], "redo": [], "base": [],
                                                      "round": 0})
 
 
-def _drawn(drawing: dict, raw: dict) -> None:
+def drawn(drawing: dict, raw: dict) -> None:
     """The canvas's latest shapes; a new shape ends what Redo could bring back."""
     objects = list(raw.get("objects") or [])
     if objects != drawing["objects"]:
@@ -143,18 +143,21 @@ def _restart(drawing: dict, objects: list) -> None:
     drawing["round"] += 1
 
 
-def _undo(drawing: dict) -> None:
+def undo(drawing: dict) -> None:
+    """Undo: the last shape goes to the Redo list, and a new canvas starts without it."""
     if drawing["objects"]:
         drawing["redo"].append(drawing["objects"][-1])
         _restart(drawing, drawing["objects"][:-1])
 
 
-def _redo(drawing: dict) -> None:
+def redo(drawing: dict) -> None:
+    """Redo: the last shape Undo took comes back."""
     if drawing["redo"]:
         _restart(drawing, [*drawing["objects"], drawing["redo"].pop()])
 
 
-def _clear(drawing: dict) -> None:
+def clear(drawing: dict) -> None:
+    """Clear: no shapes, nothing to redo."""
     drawing["redo"] = []
     _restart(drawing, [])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -12,32 +13,72 @@ from brushwork import examples
 
 from . import canvas, guard
 from .queue import RunQueue, turn
-from .widgets import (caption, download_name, in_words, left_words, load_inputs,
-                      settings_sidebar, style_inputs, upload_caption)
+from .widgets import (caption, download_name, in_words, left_words, load_inputs, page_columns,
+                      pending_run, settings_sidebar, start_stop, style_inputs, upload_caption)
 
 SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
+# The preview of a change, painted without Start: the feed-forward picture (brushwork.feedforward)
+# and a few L-BFGS steps at a small size, so that it answers every weight, not only the painting
+# and the strength, in about a second on a laptop CPU (docs/performance.md, the app's preview).
+PREVIEW_PX, PREVIEW_STEPS, PREVIEW_SHOWN_PX = 128, 6, 256
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
 def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=None) -> None:
-    """The picture page: the inputs on the left; Start, the run and its result on the right, in
-    view on a laptop's screen; the session's other pictures under both. With a `runner`
-    (brushwork app --backend ray) the picture is painted by the cluster's workers."""
+    """The picture page, in phases: check (the inputs and settings, every reason Start waits
+    said), then Start and the run, then the result and the session's other pictures. With a
+    `runner` (brushwork app --backend ray) the picture is painted by the cluster's workers."""
+    request = pending_run(state, "run_request", "stop_button",
+                          lambda: _stop(st, state, runner, "The run was interrupted"))
+    locked = request is not None
+    photo_col, style_col, side = page_columns(st)
+    c = _check_phase(st, state, photo_col, style_col, device, defaults, locked)
+    # Made before a run starts (a run holds the script until it ends), so that the session's
+    # earlier pictures stay on the page while the next one paints.
+    with st.container():
+        _gallery(st, state, include_latest=locked)
+    with side:
+        _run_phase(st, state, queue, model_for, runner, request, c)
+        kept = state.pop("note", None)
+        if kept:
+            getattr(st, kept[0])(kept[1])
+        previewing = not locked and not c.problems
+        if previewing and not state.results:
+            # The first screen: the preview of the settings as they are now beside an example
+            # of what Start's full picture looks like.
+            now, example = st.columns(2)
+            with now:
+                _preview(st, state, model_for, c.settings, c.device, c.content, c.styles,
+                         c.masks)
+            with example:
+                _result(st, state, example_width=PREVIEW_SHOWN_PX)
+        else:
+            # The result first (in view as a run ends), the preview under it.
+            _result(st, state)
+            if previewing:
+                _preview(st, state, model_for, c.settings, c.device, c.content, c.styles,
+                         c.masks)
+    if state.results or locked:
+        guard.warn_before_leaving(st)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the check phase found: the run's inputs and settings, or why Start waits."""
+
+    content: object  # widgets.Input, or None when refused
+    styles: list | None
+    masks: list | None
+    settings: object  # Settings, or None when a widget's value is unusable
+    device: object
+    problems: list[str]
+
+
+def _check_phase(st, state, photo_col, style_col, device, defaults: dict,
+                 locked: bool) -> Checked:
+    """The inputs, the regions, the settings, and the library's own checks of the run."""
     from brushwork.device import resolve_device
 
-    # While a picture paints, everything that would end the run if changed is locked: a
-    # Streamlit widget's change reruns the page, which ends the run in progress.
-    request = state.get("run_request")
-    if request is not None and request["started"] and not state.get("stop_button"):
-        # The run was ended by something else than Stop (a reload, a closed tab): say so and
-        # unlock, rather than start it again.
-        _stop(st, state, runner, "The run was interrupted")
-        request = None
-    locked = request is not None
-
-    # ---- check: the inputs, the regions, the settings; every reason Start waits is said ------
-    inputs, side = st.columns([5, 4], gap="large")
-    photo_col, style_col = inputs.columns(2)
     with photo_col:
         st.subheader("Photo")
         upload = st.file_uploader("Upload a photo", key="content_upload", disabled=locked,
@@ -55,8 +96,7 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
     masks = None
     if content and styles:
         # Drawn while locked too: a canvas taken off the page mid-run sends a last value, and
-        # that rerun would end the run.
-        # Under both columns: the canvas needs the page's width.
+        # that rerun would end the run. Under both columns: the canvas needs the page's width.
         with st.expander("Regions: a different painting in each part, parts kept as the photo",
                          expanded=state.get("regions_mode", "Everywhere") != "Everywhere"):
             masks, problem = canvas.regions(st, content[0], styles)
@@ -72,56 +112,93 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
         _photo_note(photo_col, content[0], settings)
         if settings is not None and run_styles and not problems:
             problems += _check(content[0], run_styles, run_masks, settings)
+    return Checked(content[0] if content else None, run_styles, run_masks, settings, device,
+                   problems)
 
-    # Made before a run starts (a run holds the script until it ends), so that the session's
-    # earlier pictures stay on the page while the next one paints.
-    earlier = st.container()
-    with earlier:
-        _gallery(st, state, include_latest=locked)
-    with side:
-        go, stop = st.columns(2)
-        # Keyed: the button keeps its identity when its label changes (else the old one lingers
-        # on the page while the run holds the script).
-        start = go.button("Painting ..." if locked else "Start painting", type="primary",
-                          disabled=locked or bool(problems), width="stretch",
-                          key="start_button")
-        stopped = stop.button("Stop", width="stretch", disabled=not locked,
-                              key="stop_button")
-        if locked:  # what is painting (the widgets show the same, locked)
-            st.caption(_plan_words(request["settings"], request["device"],
-                                   request["content"].im.size))
-        elif problems:
-            st.error("Start waits: " + "; ".join(dict.fromkeys(problems)))
-        else:  # no problem: the settings and the photo are there
-            st.caption(_plan_words(settings, device, content[0].im.size))
-        if stopped:
-            _stop(st, state, runner, "Stopped")
-            st.rerun()  # unlock the page
-        elif start and settings is not None:
-            # Drawn again locked, then painted: the run's settings are these, whatever follows.
-            state["run_request"] = {"settings": settings, "device": device, "content": content[0],
-                                    "styles": run_styles, "masks": run_masks, "started": False}
-            st.rerun()
-        elif locked:
-            request["started"] = True
-            if runner is None:
-                note = run(st, state, queue, model_for, request["settings"], request["device"],
-                           request["content"], request["styles"], request["masks"])
-            else:
-                note = run_on_cluster(st, state, runner, request["settings"], request["content"],
-                                      request["styles"], request["masks"])
-            state.pop("run_request", None)
-            state.pop("current_run", None)
-            if note:  # (an error has put its own note)
-                state["note"] = ("success", note)
-            state["show_result"] = True  # bring the new picture into view, once
-            st.rerun()  # unlock the page
-        kept = state.pop("note", None)
-        if kept:
-            getattr(st, kept[0])(kept[1])
-        _result(st, state)
-    if state.results or locked:
-        guard.warn_before_leaving(st)
+
+def _run_phase(st, state, queue: RunQueue, model_for, runner, request, c: Checked) -> None:
+    """Start and Stop, the plan line; a click on Start locks the page and asks for the run,
+    which the next draw paints (its settings are those of the click, whatever follows)."""
+    locked = request is not None
+    start, stopped = start_stop(st, locked, c.problems, "Start painting", "start_button",
+                                "stop_button")
+    if locked:  # what is painting (the widgets show the same, locked)
+        st.caption(_plan_words(request["settings"], request["device"],
+                               request["content"].im.size))
+    elif c.problems:
+        st.error("Start waits: " + "; ".join(dict.fromkeys(c.problems)))
+    else:  # no problem: the settings and the photo are there
+        st.caption(_plan_words(c.settings, c.device, c.content.im.size))
+    if stopped:
+        _stop(st, state, runner, "Stopped")
+        st.rerun()  # unlock the page
+    elif start and c.settings is not None:
+        state["run_request"] = {"settings": c.settings, "device": c.device,
+                                "content": c.content, "styles": c.styles, "masks": c.masks,
+                                "started": False}
+        st.rerun()
+    elif locked:
+        request["started"] = True
+        if runner is None:
+            note = run(st, state, queue, model_for, request["settings"], request["device"],
+                       request["content"], request["styles"], request["masks"])
+        else:
+            note = run_on_cluster(st, state, runner, request["settings"], request["content"],
+                                  request["styles"], request["masks"])
+        state.pop("run_request", None)
+        state.pop("current_run", None)
+        if note:  # (an error has put its own note)
+            state["note"] = ("success", note)
+        state["show_result"] = True  # bring the new picture into view, once
+        st.rerun()  # unlock the page
+
+
+def preview_settings(settings):
+    """What the preview paints: the run's settings at PREVIEW_PX, one scale, PREVIEW_STEPS from
+    the feed-forward start (the instant preset's picture as it is)."""
+    if settings.steps == 0:
+        return settings.replace(size=PREVIEW_PX)
+    return settings.replace(size=PREVIEW_PX, steps=PREVIEW_STEPS, scales=1, init="fast",
+                            tile=None)
+
+
+def _preview(st, state, model_for, settings, device, content, styles, masks) -> None:
+    """A preview of the settings as they are now, painted when they change (not when the page
+    reruns for anything else), never while a run paints and never in the results: a picture of
+    its own, said to be a preview."""
+    import brushwork
+    from brushwork import feedforward
+
+    @st.cache_resource(show_spinner=False)
+    def fast_network():  # loaded once per server (0.1 s a time otherwise)
+        return feedforward.load_network()
+
+    import hashlib
+
+    small = preview_settings(settings)
+    key = (small, *(hashlib.sha256(i.data).digest() for i in [content, *styles, *(masks or ())]))
+    if state.get("preview", {}).get("key") != key:
+        started = time.monotonic()
+        try:
+            model = None if small.steps == 0 else model_for(small.model_key, str(device))
+            picture = brushwork.stylize(content.im, [s.im for s in styles], small, model=model,
+                                        masks=[m.im for m in masks] if masks else None,
+                                        fast=fast_network())
+        except brushwork.BrushworkError as e:  # the extra missing, say: no preview, one line
+            state["preview"] = {"key": key, "error": in_words(str(e))}
+        else:
+            state["preview"] = {"key": key, "picture": picture,
+                                "seconds": time.monotonic() - started}
+    shown = state["preview"]
+    if "error" in shown:
+        st.caption(f"No preview: {shown['error']}")
+        return
+    what = ("the instant picture" if small.steps == 0 else
+            f"the instant picture and {small.steps} steps")
+    st.image(shown["picture"], width=PREVIEW_SHOWN_PX,
+             caption=f"Preview, not the result: {what} at {PREVIEW_PX} px, painted in "
+                     f"{shown['seconds']:.1f} s as you change a setting. Start paints the "
+                     "full picture.", alt="preview of the settings")
 
 
 def _used(styles, masks, settings):
@@ -163,8 +240,9 @@ def _plan_words(settings, device, shape: tuple[int, int]) -> str:
     from .widgets import estimate
 
     est = estimate(settings.size, settings.steps, device, shape)
-    return (f"{settings.size} px, {settings.steps} steps (Settings, on the left; » at the top "
-            "left on a phone). " + (est or ""))
+    what = f"{settings.steps} steps" if settings.steps else "the instant picture"
+    return (f"{settings.size} px, {what} (Settings, on the left; » at the top left on a "
+            "phone). " + (est or ""))
 
 
 def _stop(st, state, runner, what: str) -> None:
@@ -183,7 +261,7 @@ def _stop(st, state, runner, what: str) -> None:
                      f"{what} before its first step: nothing was painted.")
 
 
-def _result(st, state) -> None:
+def _result(st, state, example_width: int = 384) -> None:
     """The latest picture at its own pixels with a before/after swipe and its download; an
     example of what the defaults make before the first."""
     if "run_request" in state:
@@ -191,8 +269,8 @@ def _result(st, state) -> None:
     if not state.results:
         if examples.EXAMPLE_RESULT.exists():
             st.caption("Example")
-            st.image(str(examples.EXAMPLE_RESULT), caption=examples.EXAMPLE_CAPTION, width=384,
-                     alt=examples.EXAMPLE_CAPTION)
+            st.image(str(examples.EXAMPLE_RESULT), caption=examples.EXAMPLE_CAPTION,
+                     width=example_width, alt=examples.EXAMPLE_CAPTION)
         return
     latest = state.results[-1]
     if latest.get("photo") is not None:  # the picture at its own pixels, with a swipe

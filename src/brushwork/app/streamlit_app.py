@@ -15,7 +15,6 @@ def main() -> None:
     import brushwork
     from brushwork.app import still, video
     from brushwork.app.queue import RunQueue
-    from brushwork.app.widgets import CPU_OVERRIDES
     from brushwork.device import resolve_device
     from brushwork.settings import Settings
     from brushwork.vgg import load_network
@@ -54,9 +53,9 @@ def main() -> None:
         device = resolve_device("auto")
     except brushwork.BrushworkError:
         device = resolve_device("cpu")
+    # The README's default picture on every device: with the preview answering each change at
+    # once, Start's full picture may take its minute on a laptop CPU (the time is said first).
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    if device.type == "cpu":
-        defaults.update(CPU_OVERRIDES)
 
     mode = st.radio("What to paint", ["Picture", "Video"], horizontal=True, key="mode",
                     label_visibility="collapsed",

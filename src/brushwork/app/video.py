@@ -16,8 +16,8 @@ from pathlib import Path
 
 from . import UPLOAD_CAP_MB
 from .queue import RunQueue, turn
-from .widgets import (download_name, duration, in_words, left_words, settings_sidebar,
-                      style_inputs)
+from .widgets import (download_name, duration, in_words, left_words, page_columns, pending_run,
+                      settings_sidebar, start_stop, style_inputs)
 
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 3 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
@@ -31,55 +31,19 @@ VIDEO_MIN_PX = 240  # the player's controls need this much
 
 
 def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
-    """The video page, laid out as the picture page; while a clip paints, everything that would
-    end the run if changed is locked, and a run ended by anything but Stop says so."""
-    cpu = device.type == "cpu"
-    limit = VIDEO_CPU_FRAMES if cpu else VIDEO_GPU_FRAMES
-    request = state.get("video_request")
-    if request is not None and request["started"] and not state.get("video_stop"):
-        _stop(state, "The video was interrupted")  # a reload or a closed tab, not Stop
-        request = None
+    """The video page, laid out as the picture page, in the same phases: check, Start and the
+    run, the result. While a clip paints, everything that would end the run if changed is
+    locked, and a run ended by anything but Stop says so."""
+    limit = VIDEO_CPU_FRAMES if device.type == "cpu" else VIDEO_GPU_FRAMES
+    request = pending_run(state, "video_request", "video_stop",
+                          lambda: _stop(state, "The video was interrupted"))
     locked = request is not None
-    inputs, side = st.columns([5, 4], gap="large")
-    left, right = inputs.columns(2)
-    with left:
-        st.subheader("Video")
-        # Any file is taken: one that is not a clip is refused in the page, in words (the
-        # uploader's own refusal is a hover tooltip, and the demo clip would be painted).
-        upload = st.file_uploader("Upload a short video", key="video_upload", disabled=locked,
-                                  help=f"MP4, MOV, M4V, MKV, WebM or AVI, up to {VIDEO_MAX_MB} MB")
-        st.caption(f"The app paints the first {limit} frames" + (
-            f" at up to {VIDEO_CPU_SIZE} px on this CPU" if cpu else "") + "; `brushwork video` "
-            "on the command line has no limit. Without an upload: a pan across the Tübingen photo.")
-    source = _video_source(st, upload, state)
-    if source is not None:
-        if upload is not None:
-            left.video(upload.getvalue())
-        else:
-            left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=220,
-                       alt="the first frame of the demo clip")
-    styles = style_inputs(st, right, locked)
-
-    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], video=True,
-                             locked=locked)
-    settings, vsettings = panel.settings, panel.video
-    problems = list(panel.problems)
-    if source is None:
-        problems.append("the clip was refused (see Video)")
-    if not styles:
-        problems.append("pick or upload a painting" if styles is not None else
-                        "a painting was refused (see Painting)")
-    if settings is not None and cpu and settings.size > VIDEO_CPU_SIZE:
-        side.info(f"Frames are painted at {VIDEO_CPU_SIZE} px on this CPU (the size asked for is "
-                  f"{settings.size}); the command line paints any size.")
-        settings = settings.replace(size=VIDEO_CPU_SIZE)
-
+    left, right, side = page_columns(st)
+    source, styles, settings, vsettings, problems = _check_phase(
+        st, state, left, right, side, device, defaults, limit, locked)
     with side:
-        go, stop = st.columns(2)
-        start = go.button("Painting ..." if locked else "Start painting the video",
-                          type="primary", disabled=locked or bool(problems), width="stretch",
-                          key="video_start")
-        stopped = stop.button("Stop", width="stretch", disabled=not locked, key="video_stop")
+        start, stopped = start_stop(st, locked, problems, "Start painting the video",
+                                    "video_start", "video_stop")
         if problems and not locked:
             st.error("Start waits: " + "; ".join(problems))
         elif settings is not None and not locked:
@@ -100,17 +64,62 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
             if note:
                 state["video_note"] = ("success", note)
             st.rerun()  # unlock the page
-        kept = state.pop("video_note", None)
-        if kept:
-            getattr(st, kept[0])(kept[1])
-        result = state.get("video_result")
-        if result:
-            # At its own width (a small clip is not stretched across the page), but wide enough
-            # for the player's controls.
-            st.video(result["mp4"], width=max(VIDEO_MIN_PX, result.get("width", 320)), loop=True,
-                     alt=f"the painted clip, {result['frames']} frames")
-            st.download_button("Download MP4", result["mp4"], file_name=result["file_name"],
-                               mime="video/mp4", key="download_video")
+        _result_phase(st, state)
+
+
+def _check_phase(st, state, left, right, side, device, defaults: dict, limit: int,
+                 locked: bool):
+    """The clip, the paintings and the settings: (source, styles, settings, video settings,
+    the reasons Start waits)."""
+    cpu = device.type == "cpu"
+    with left:
+        st.subheader("Video")
+        # Any file is taken: one that is not a clip is refused in the page, in words (the
+        # uploader's own refusal is a hover tooltip, and the demo clip would be painted).
+        upload = st.file_uploader("Upload a short video", key="video_upload", disabled=locked,
+                                  help=f"MP4, MOV, M4V, MKV, WebM or AVI, up to {VIDEO_MAX_MB} MB")
+        st.caption(f"The app paints the first {limit} frames" + (
+            f" at up to {VIDEO_CPU_SIZE} px on this CPU" if cpu else "") + "; `brushwork video` "
+            "on the command line has no limit. Without an upload: a pan across the Tübingen photo.")
+    source = _video_source(st, upload, state)
+    if source is not None:
+        if upload is not None:
+            left.video(upload.getvalue())
+        else:
+            left.image(source["frames"][0], caption="Demo clip: a pan across Tübingen", width=220,
+                       alt="the first frame of the demo clip")
+    styles = style_inputs(st, right, locked)
+    panel = settings_sidebar(st, device, defaults, [s.name for s in styles or []], video=True,
+                             locked=locked)
+    settings, vsettings = panel.settings, panel.video
+    problems = list(panel.problems)
+    if source is None:
+        problems.append("the clip was refused (see Video)")
+    if not styles:
+        problems.append("pick or upload a painting" if styles is not None else
+                        "a painting was refused (see Painting)")
+    if settings is not None and cpu and settings.size > VIDEO_CPU_SIZE:
+        side.info(f"Frames are painted at {VIDEO_CPU_SIZE} px on this CPU (the size asked for is "
+                  f"{settings.size}); the command line paints any size.")
+        settings = settings.replace(size=VIDEO_CPU_SIZE)
+    if settings is not None and settings.steps == 0:
+        problems.append("the instant preset paints stills only (choose another Preset)")
+    return source, styles, settings, vsettings, problems
+
+
+def _result_phase(st, state) -> None:
+    """What the last Stop or run said, and the finished clip with its download."""
+    kept = state.pop("video_note", None)
+    if kept:
+        getattr(st, kept[0])(kept[1])
+    result = state.get("video_result")
+    if result:
+        # At its own width (a small clip is not stretched across the page), but wide enough
+        # for the player's controls.
+        st.video(result["mp4"], width=max(VIDEO_MIN_PX, result.get("width", 320)), loop=True,
+                 alt=f"the painted clip, {result['frames']} frames")
+        st.download_button("Download MP4", result["mp4"], file_name=result["file_name"],
+                           mime="video/mp4", key="download_video")
 
 
 def _stop(state, what: str) -> None:
@@ -179,13 +188,13 @@ def _video_source(st, upload, state) -> dict | None:
     try:
         info = videoio.probe(kept[1])
     except brushwork.InputError as e:
-        st.error(_upload_words(e, upload.name, kept[1]))
+        st.error(upload_words(e, upload.name, kept[1]))
         return None
     return {"record": file_record(upload.name, data), "name": upload.name, "frames": None,
             "rate": info.rate, "info": info}
 
 
-def _upload_words(e, name: str, path: Path) -> str:
+def upload_words(e, name: str, path: Path) -> str:
     """A clip's error as its uploader sees it: its own name (not the server's temporary path),
     no decoder detail, and a fix a web user can do (not a folder of frames on the server)."""
     import re

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+# The painter's words for each setting and choice live in the library, shared with the HTTP
+# API's /settings route and so with editor plug-ins.
+from brushwork.words import CHOICE_WORDS, WORDS
+
 from . import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
 
-# On a CPU a first run should take about a minute: a single 256 px scale at ~0.5 s per step.
-CPU_OVERRIDES = {"size": 256, "steps": 100}
 # A tiled step's cost per pixel over an untiled one's (benchmarks/large.py, docs/performance.md).
 TILED_COST = 1.5
 # A run in the app over the same run from the command line, with the browser on the same 2-core
@@ -22,70 +24,6 @@ APP_COST = 1.5
 UNSET = object()
 
 
-# The app's words for each setting: (label, help), saying what it does to the picture and its
-# time. The dataclass holds the defaults, ranges and choices (and the command line's help).
-WORDS: dict[str, tuple[str, str]] = {
-    "preset": ("Preset", "A named starting point: it sets the settings it names (shown in each "
-               "one's description); anything you change afterwards wins."),
-    "strength": ("Strength", "How painted the picture is: 0 keeps the photo, 0.5 is the usual "
-                 "balance, 1 lets the painting take over. If a face or a small building is lost, "
-                 "lower it; if the painting hardly shows, raise it."),
-    "size": ("Size (px)", "The picture's longer side in pixels. Twice the size takes about four "
-             "times as long; a size too large for memory is painted in tiles (the same picture)."),
-    "steps": ("Steps", "How long the picture is refined: more steps give finer detail and a "
-              "longer wait (the time under Start follows). 100 to 200 is usual."),
-    "content_weight": ("Keep the photo's shapes", "Raise it if a face or small buildings get "
-                       "lost; lower it to let the painting reshape the photo more."),
-    "scales": ("Coarse-to-fine passes", "Paints small first, then larger: bigger strokes and a "
-               "faster start. Empty: chosen from the size."),
-    "style_norm": ("Layer balance", "relative: one Strength suits every painting. paper: Gatys "
-                   "et al.'s formula as printed, which needs far larger weights."),
-    "style_loss": ("What is copied", "What of the painting the picture takes on: its textures "
-                   "(the paper's Gram matrices), textures and palette (W2, the default), or the "
-                   "full texture distribution (sliced: about 2.5 times slower)."),
-    "tv_weight": ("Smoothing", "Removes fine coloured speckle in flat areas such as sky: 0 turns "
-                  "it off, high values soften detail."),
-    "style_blend": ("Blend", "How much of each painting, when there are several."),
-    "style_scale": ("Stroke size", "The painting's strokes relative to the picture: above 1 "
-                    "bigger, below 1 smaller."),
-    "preserve_color": ("Keep the photo's colours", "Paint with the painting's strokes but keep "
-                       "the photo's colours."),
-    "optimizer": ("Optimiser", "L-BFGS (the paper's) is fast; Adam is steadier on odd pairs "
-                  "but needs more steps."),
-    "lr": ("Optimiser step", "Empty: 1 for L-BFGS, 0.02 for Adam. Change it only if a run "
-           "blows up or stalls."),
-    "init": ("Start from", "The photo (keeps shapes, faster) or noise (the paper's: looser, "
-             "slower)."),
-    "seed": ("Seed", "The same seed gives the same picture; change it for a variation."),
-    "pooling": ("Pooling", "How the network shrinks its view: average (the paper's choice, "
-                "smoother strokes) or max."),
-    "weights": ("Network", "The VGG-19 the pictures are seen through: caffe is the paper's, "
-                "bundled with brushwork."),
-    "precision": ("Precision", "bf16 halves memory and speeds up recent NVIDIA GPUs."),
-    "device": ("Processor", "auto uses this server's GPU when it has one."),
-    "tile": ("Tile size (px)", "Large pictures are computed in square tiles of this side: the "
-             "same picture in less memory. Empty: only when needed; 0: never."),
-    "max_memory": ("Memory limit (GB)", "How much memory a run may use, in GB; larger pictures "
-                   "are then computed in tiles. Empty: 90% of what is free."),
-    "temporal_weight": ("Flicker reduction", "Holds each frame to the one before: higher "
-                        "flickers less but smears fast motion; 0 paints each frame alone."),
-    "frame_steps": ("Steps per later frame", "Frames after the first start from the one before, "
-                    "so they need fewer steps than the first."),
-    "frame_tolerance": ("Frame done below", "A frame stops early once a step improves it by "
-                        "less than this fraction; 0: always the full steps per frame."),
-}
-# How a choice reads in the app.
-CHOICE_WORDS: dict[str, dict[str, str]] = {
-    "style_loss": {"gram": "textures (the paper's Gram)", "w2": "textures and palette (W2)",
-                   "sliced": "full distribution (sliced, slow)"},
-    "preserve_color": {"none": "no: the painting's colours", "luminance": "yes: light and dark "
-                       "only", "histogram": "yes: recolour the painting first"},
-    "init": {"content": "the photo", "noise": "noise (the paper's)"},
-    "optimizer": {"lbfgs": "L-BFGS (the paper's)", "adam": "Adam"},
-    "pooling": {"avg": "average (the paper's)", "max": "max"},
-    "weights": {"caffe": "caffe (the paper's, bundled)", "torchvision": "torchvision"},
-    "style_norm": {"relative": "relative", "paper": "the paper's"},
-}
 # Quick choices for size and steps beside the exact number.
 QUICK = {"size": (128, 256, 512, 1024, 2048), "steps": (50, 100, 200, 400)}
 STEP = {"size": 32, "steps": 10, "tile": 64, "frame_steps": 5}  # others: 1
@@ -180,11 +118,17 @@ def _checked(st, f, default, style_names, problems: list[str], cls, locked, pres
     words) and keeps Start disabled; the number stays as typed, never silently replaced."""
     import brushwork
 
+    from brushwork.presets import PRESETS
+    from brushwork.settings import Settings
+
     value = _widget(st, f, default, style_names, cls, locked, preset)
     if value is UNSET:
         return value
+    # Checked beside the preset's other values: some hold only together (the instant preset's
+    # 0 steps need its feed-forward start).
+    context = PRESETS.get(preset, ("", {}))[1] if cls is Settings else {}
     try:
-        cls(**{f.name: value})
+        cls(**{**context, f.name: value})
     except brushwork.BrushworkError as e:
         problems.append(in_words(str(e)))
         st.error(problems[-1])
@@ -358,6 +302,8 @@ def estimate(size, steps, device, shape: tuple[int, int] = (4, 3)) -> str | None
     the photo's (its aspect ratio sets the pixels)."""
     if not isinstance(size, int) or not isinstance(steps, int):
         return None
+    if steps == 0:  # the instant preset: the feed-forward network alone
+        return "The instant picture, no optimisation: about a second."
     from brushwork import memory
     from brushwork.images import fit_size
 
@@ -428,3 +374,36 @@ def caption(n: int, content: str, styles: list[str], settings, step: int) -> str
     return (f"#{n}: {content} × {', '.join(styles)}" + (f" · {shown}" if shown else "")
             + f" · step {step} of {settings.steps}"
             + ("" if step >= settings.steps else " (stopped early)"))
+
+
+def pending_run(state, request_key: str, stop_key: str, interrupted) -> dict | None:
+    """The run this page asked for (its settings and inputs, held while it paints), or None. A
+    run that had started and was ended by anything but its Stop button (a reload, a closed
+    tab) is handed to `interrupted`, which says so and keeps what it painted, rather than
+    started again. While it is pending, the page locks everything whose change would rerun
+    the script and so end the run."""
+    request = state.get(request_key)
+    if request is not None and request["started"] and not state.get(stop_key):
+        interrupted()
+        return None
+    return request
+
+
+def page_columns(st):
+    """The two pages' layout: the inputs as two columns on the left, Start, the run and its
+    result on the right (in view on a laptop's screen). Returns (left, middle, right)."""
+    inputs, side = st.columns([5, 4], gap="large")
+    left, middle = inputs.columns(2)
+    return left, middle, side
+
+
+def start_stop(st, locked: bool, problems: list[str], label: str, start_key: str,
+               stop_key: str) -> tuple[bool, bool]:
+    """Start (disabled while anything is unusable, 'Painting ...' while locked) and Stop (only
+    while painting), side by side; keyed, so that Start keeps its identity when its label
+    changes (else the old one lingers while a run holds the script). Returns their clicks."""
+    go, stop = st.columns(2)
+    start = go.button("Painting ..." if locked else label, type="primary",
+                      disabled=locked or bool(problems), width="stretch", key=start_key)
+    stopped = stop.button("Stop", width="stretch", disabled=not locked, key=stop_key)
+    return start, stopped

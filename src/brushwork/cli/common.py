@@ -56,6 +56,9 @@ def add_settings_options(parser: argparse.ArgumentParser, cls: type = Settings) 
             kind = parse_size
         elif f.name == "max_memory":
             kind = parse_gigabytes
+        elif kind in (int, float) and type(None) in typing.get_args(
+                typing.get_type_hints(cls)[f.name]):
+            kind = optional(kind)  # `auto`, the help's word for unset, unsets it
         group.add_argument(flag(f.name), dest=f.name, type=kind, nargs=nargs, choices=choices,
                            metavar=metavar, default=argparse.SUPPRESS,
                            help=f"{meta['help']} (default: {default})".replace("%", "%%"))
@@ -95,6 +98,20 @@ def parse_size(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid size {text!r}: give a number of pixels or auto")
+
+
+def optional(kind: type):
+    """A number, or `auto` for the field's unset (automatic) value."""
+    def parse(text: str):
+        if text.strip().lower() == "auto":
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a number or "
+                                             "auto") from None
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def parse_gigabytes(text: str) -> float:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..device import resolve_device
 from ..errors import InputError
-from ..metrics import SIZE, Scorer
 from .common import interruptible, read_image
 
 # LP compares 3x3 patches at relu4_1, an eighth of the size: 64 px leaves it 8x8 positions.
@@ -27,13 +25,17 @@ def add_parsers(sub) -> None:
     p.add_argument("pictures", nargs="+", metavar="PICTURE", help="the stylised pictures")
     p.add_argument("--content", required=True, help="the photo they were made from")
     p.add_argument("--style", required=True, help="the painting whose style they took")
-    p.add_argument("--size", type=int, default=SIZE,
-                   help=f"longer side the pictures are scored at (default {SIZE}, as the paper)")
+    p.add_argument("--size", type=int, default=None,
+                   help="longer side the pictures are scored at (default 512, as the paper)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="one JSON object per picture")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..device import resolve_device  # torch: imported by the commands that need it
+    from ..metrics import SIZE, Scorer
+
+    args.size = SIZE if args.size is None else args.size
     if not MIN_SIZE <= args.size <= MAX_SIZE:
         raise InputError("--size", f"{args.size} is outside {MIN_SIZE}..{MAX_SIZE}",
                          f"score at {SIZE}, the paper's size")

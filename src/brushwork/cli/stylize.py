@@ -71,12 +71,15 @@ class _Run:
 
 def run(args: argparse.Namespace) -> int:
     """Check, then paint, writing the picture with its record (also when stopped)."""
-    from ..device import describe, resolve_device
-
     r = _check(args)
     tell = say(args.quiet)
-    tell(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} "
-         f"on {describe(resolve_device(r.settings.device))}")
+    if r.settings.steps == 0:  # the instant picture runs on onnxruntime's CPU provider
+        where = "the CPU (feed-forward network, no optimisation)"
+    else:
+        from ..device import describe, resolve_device
+
+        where = describe(resolve_device(r.settings.device))
+    tell(f"brushwork: painting {args.content} in the style of {', '.join(args.styles)} on {where}")
     bar = progress(r.settings.steps, args.quiet)
     if r.resume:
         bar.update(r.resume[0])
@@ -117,8 +120,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> _Run:
     """Everything checked and read before any work: settings, output, inputs, resume point."""
-    from ..transfer import iter_stylize
-
     if args.command == "demo":
         args.content, args.styles = str(examples.CONTENT), [str(examples.STARRY_NIGHT)]
     auto_size = getattr(args, "size", None) == "auto"
@@ -150,17 +151,27 @@ def _check(args: argparse.Namespace) -> _Run:
     if args.resume:
         resume, saved = _find_resume_point(Path(args.resume), out, content, styles, masks)
         settings = _resumed_settings(saved, args)
-    steps = iter_stylize(content_im, style_ims, settings, resume=resume,  # checks the rest
-                         tile_progress=True, masks=mask_ims)
+    if settings.steps == 0:  # --preset instant: no VGG-19, and torch is never imported
+        from ..feedforward import steps as instant_steps
+
+        if resume:
+            raise InputError("--resume", "the instant picture has no steps to resume",
+                             "drop --resume")
+        steps = instant_steps(content_im, style_ims, settings, mask_ims)
+    else:
+        from ..transfer import iter_stylize
+
+        steps = iter_stylize(content_im, style_ims, settings, resume=resume,  # checks the rest
+                             tile_progress=True, masks=mask_ims)
     return _Run(settings, out, save_dir, content, styles, masks, steps, resume)
 
 
 def _paint(r: _Run, save_every: int, bar, tell) -> Iterator:
     """The loop's steps, shown on the bar, with intermediates every `save_every` steps."""
-    from ..tiles import Progress
+    from ..steps import Step  # not tiles.Progress: that module imports torch
 
     for item in r.steps:
-        if isinstance(item, Progress):  # a tile within a long step: show where it is
+        if not isinstance(item, Step):  # a tile's Progress within a long step: show where it is
             bar.set_postfix_str(f"tile {item.tile}/{item.tiles} "
                                 f"({'pass 1' if item.phase == 'gram' else 'pass 2'})")
             continue
