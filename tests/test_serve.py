@@ -40,13 +40,22 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def server(data: Path, *extra: str):
-    """`brushwork serve` in a child process; yields its URL once /health answers; SIGTERM and
-    a bounded wait afterwards (the child is killed if it does not stop)."""
+    """`brushwork serve` in a child process; yields its URL once /health answers."""
+    with serving(data, *extra) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serving(data: Path, *extra: str, env: dict | None = None):
+    """`brushwork serve` in a child process (with `env` added to the environment); yields (URL,
+    process) once /health answers; SIGTERM and a bounded wait afterwards (the child is killed
+    if it does not stop)."""
     port = _free_port()
     # LONG's steps are allowed: its jobs end only by a cancel or a stop.
     proc = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--data", str(data),
                              "--port", str(port), "--max-steps", "100000", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + UP_SECONDS
     try:
@@ -60,7 +69,7 @@ def server(data: Path, *extra: str):
                 proc.kill()
                 raise AssertionError("server did not come up: " + proc.stdout.read()[-2000:])
             time.sleep(0.2)  # polling a port that is not open yet: nothing to wait on
-        yield url
+        yield url, proc
     finally:
         stop(proc)
 

@@ -51,16 +51,23 @@ class Client:
         self.close()
 
     def submit(self, photo: Picture, paintings: Picture | Sequence[Picture],
-               settings: Mapping[str, Any] | None = None,
+               settings: Mapping[str, Any] | Any = None,
                masks: Sequence[Picture] | None = None) -> str:
-        """Queue a job; returns its id."""
+        """Queue a job; returns its id. `settings` is a mapping of `Settings` fields or a
+        `brushwork.Settings` (its fields that differ from the defaults are sent)."""
+        settings = _options(settings)
         if isinstance(paintings, (str, bytes, os.PathLike, Image.Image)):
             paintings = [paintings]
         files = [("photo", _file(photo, "photo.png"))]
         files += [("paintings", _file(p, f"painting-{i + 1}.png")) for i, p in enumerate(paintings)]
         files += [("masks", _file(m, f"mask-{i + 1}.png")) for i, m in enumerate(masks or ())]
-        r = self._http.post("/jobs", files=files, data={"settings": json.dumps(dict(settings or {}))})
+        r = self._http.post("/jobs", files=files, data={"settings": json.dumps(settings)})
         return _json(r)["id"]
+
+    def info(self) -> dict[str, Any]:
+        """The server's limits, presets and settings with the painter's words (GET /settings):
+        what a host application builds its panel from."""
+        return _json(self._http.get("/settings"))
 
     def status(self, job: str) -> dict[str, Any]:
         return _json(self._http.get(f"/jobs/{job}"))
@@ -108,6 +115,21 @@ class Client:
             raise ServerError(500, (last or {}).get("error") or f"job {job} ended "
                               f"{(last or {}).get('state', 'without a word')}")
         return self.result(job)
+
+
+def _options(settings: Any) -> dict[str, Any]:
+    """A settings mapping as JSON-ready options; a `Settings` gives the fields it changed."""
+    from .settings import Settings
+
+    if settings is None:
+        return {}
+    if isinstance(settings, Settings):
+        default = Settings().to_dict()
+        return {k: v for k, v in settings.to_dict().items() if default[k] != v}
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"settings must be a mapping or a brushwork.Settings, not "
+                        f"{type(settings).__name__}")
+    return dict(settings)
 
 
 def _file(p: Picture, name: str) -> tuple[str, bytes, str]:

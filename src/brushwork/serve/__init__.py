@@ -11,10 +11,10 @@ from .config import ServeConfig, read_tokens
 __all__ = ["ServeConfig", "read_tokens", "create_app", "run"]
 
 
-def create_app(config: ServeConfig, backend=None):
+def create_app(config: ServeConfig, backend=None, served_on: str | None = None):
     from .api import create_app as build
 
-    return build(config, backend)
+    return build(config, backend, served_on)
 
 
 def run(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -26,4 +26,5 @@ def run(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
         from .ray_backend import RayBackend
 
         backend = RayBackend(config)
-    uvicorn.run(create_app(config, backend), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(config, backend, served_on=host), host=host, port=port,
+                log_level="warning")

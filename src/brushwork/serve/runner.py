@@ -5,6 +5,8 @@ the API's JSON resource and its server-sent events read one state.
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 import threading
 import time
 import uuid
@@ -58,6 +60,10 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._rate = DEFAULT_SECONDS_PER_PIXEL_STEP
         self._attempts: dict[str, int] = {}
+        self._waiters: set = set()  # (event loop, asyncio.Event) of each waiting stream
+        # Jobs that ended while the store could not record it (a full disk, a broken
+        # database): their ending, shown as if stored and written when the store takes it.
+        self._unrecorded: dict[str, dict[str, Any]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -82,12 +88,47 @@ class Runner:
         with self._cond:
             self.version += 1
             self._cond.notify_all()
+            for loop, event in list(self._waiters):
+                loop.call_soon_threadsafe(event.set)
 
     def wait(self, version: int, timeout: float) -> int:
         """Block until the state changes after `version` (or `timeout` passes)."""
         with self._cond:
             self._cond.wait_for(lambda: self.version != version or self._stopping, timeout)
             return self.version
+
+    async def changes(self, version: int, timeout: float) -> int:
+        """`wait` for the event loop: parks no thread (a thread per open stream starved the
+        server's other requests), woken by `changed` from the job threads."""
+        import asyncio
+
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        with self._cond:
+            if self.version != version or self._stopping:
+                return self.version
+            self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._cond:
+                self._waiters.discard(waiter)
+        return self.version
+
+    def get(self, job_id: str) -> JobRow | None:
+        """The job as stored, with an ending the store could not record yet shown."""
+        row = self.store.get(job_id)
+        ending = self._unrecorded.get(job_id)
+        return row if row is None or ending is None else dataclasses.replace(row, **ending)
+
+    def count(self, states: tuple[str, ...], client: str | None = None) -> int:
+        """Jobs in `states` (of `client`), counting an unrecorded ending as the job's state."""
+        stuck = sum(1 for row in map(self.store.get, list(self._unrecorded))
+                    if row is not None and row.state in states
+                    and (client is None or row.client == client))
+        return self.store.count(states, client) - stuck
 
     def submit(self, client: str, settings, names: dict[str, Any], files: dict[str, bytes],
                pixels: int) -> str:
@@ -153,13 +194,20 @@ class Runner:
             with self._cond:
                 if self._stopping:
                     return
-            if time.monotonic() - expired_at > 60:
-                expired_at = time.monotonic()
-                if self.store.expire(time.time() - self.expire_seconds):
-                    self.changed()
+            try:
+                self._record_unrecorded()
+                if time.monotonic() - expired_at > 60:
+                    expired_at = time.monotonic()
+                    if self.store.expire(time.time() - self.expire_seconds):
+                        self.changed()
+            except Exception:  # noqa: BLE001  a full disk: the dispatcher goes on regardless
+                pass
             started = False
             while self._free:
-                nxt = next((r for r in self.store.queued() if self.store.take(r.id)), None)
+                try:
+                    nxt = next((r for r in self.store.queued() if self.store.take(r.id)), None)
+                except Exception:  # noqa: BLE001  the store cannot be written: next round
+                    nxt = None
                 if nxt is None:
                     break
                 slot = self._free.pop(0)
@@ -204,19 +252,43 @@ class Runner:
                 self.changed()
             raise RuntimeError("the worker ended without a result")
         except Exception as e:  # noqa: BLE001  a worker lost mid-job (Ray), or a bug: said
-            attempts = self._attempts[job_id] = self._attempts.get(job_id, 0) + 1
-            if attempts < ATTEMPTS and not self._stopping:
-                self.store.update(job_id, state="queued", step=0, started=None)
-            else:
-                self._attempts.pop(job_id, None)
-                self.store.update(job_id, state="failed", finished=time.time(),
-                                  error=f"its worker failed ({type(e).__name__}: {e}"[:300] + ")")
+            self._failed(job_id, e)
         finally:
             self._live.pop(job_id, None)
             self._cancel.discard(job_id)
             with self._cond:
                 self._free.append(slot)
             self.changed()
+
+    def _failed(self, job_id: str, e: Exception) -> None:
+        """A job whose worker raised: in line once more, then failed with the reason. This
+        handler cannot raise: if the store cannot take the change (the disk is full), the job
+        is shown failed from memory, with "disk full" in its error, and recorded when the
+        store takes it again (`_record_unrecorded`)."""
+        attempts = self._attempts[job_id] = self._attempts.get(job_id, 0) + 1
+        full = _disk_full(e)
+        try:
+            if attempts < ATTEMPTS and not self._stopping and not full:
+                self.store.update(job_id, state="queued", step=0, started=None)
+                return
+            self._attempts.pop(job_id, None)
+            self._fail(job_id, _reason(e))
+        except Exception as again:  # noqa: BLE001  the store itself failed
+            self._attempts.pop(job_id, None)
+            self._unrecorded[job_id] = {"state": "failed", "finished": time.time(),
+                                        "error": _reason(again if _disk_full(again) else e)}
+
+    def _fail(self, job_id: str, error: str) -> None:
+        self.store.update(job_id, state="failed", finished=time.time(), error=error)
+
+    def _record_unrecorded(self) -> None:
+        """Write the endings the store could not take, now that it may."""
+        for job_id, ending in list(self._unrecorded.items()):
+            try:
+                self.store.update(job_id, **ending)
+            except Exception:  # noqa: BLE001  still full: try again at the next round
+                return
+            self._unrecorded.pop(job_id, None)
 
     def _end(self, row: JobRow, ev: dict) -> None:
         job_id, kind = row.id, ev["kind"]
@@ -235,3 +307,16 @@ class Runner:
             spent = now - began
             self._rate = 0.5 * self._rate + 0.5 * spent / max(1, row.pixels * row.total)
         self.store.update(job_id, state=kind, step=ev["step"], finished=now)
+
+
+def _disk_full(e: BaseException) -> bool:
+    import errno
+
+    return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or (
+        isinstance(e, sqlite3.OperationalError) and "full" in str(e))
+
+
+def _reason(e: BaseException) -> str:
+    if _disk_full(e):
+        return "the server's disk is full (it could not write the job's pictures or state)"
+    return f"its worker failed ({type(e).__name__}: {e}"[:300] + ")"

@@ -89,14 +89,18 @@ class Store:
 
         folder = self.path(row.id)
         folder.mkdir(parents=True)
-        for name, data in files.items():
-            images.write_atomic(folder / name, data)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, client, state, created, settings, names, total, pixels) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (row.id, row.client, row.state, row.created, json.dumps(row.settings),
-                 json.dumps(row.names), row.total, row.pixels))
+        try:
+            for name, data in files.items():
+                images.write_atomic(folder / name, data)
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO jobs (id, client, state, created, settings, names, total, "
+                    "pixels) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.id, row.client, row.state, row.created, json.dumps(row.settings),
+                     json.dumps(row.names), row.total, row.pixels))
+        except BaseException:  # a full disk, say: no job, and no folder that nothing removes
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def get(self, job_id: str) -> JobRow | None:
         with self._lock:
