@@ -13,18 +13,18 @@ from typing import Sequence
 
 from ..errors import BrushworkError
 from ..version import __version__
-from . import app, batch, info, score, serve, stylize, video
+from . import app, batch, info, krita, score, serve, stylize, video
 from .common import EXIT_INPUT, Parser
 
 COMMANDS = {"stylize": stylize, "demo": stylize, "video": video, "batch": batch, "info": info,
-            "score": score, "serve": serve}
+            "score": score, "serve": serve, "krita-plugin": krita}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="brushwork", description="Neural style transfer (Gatys et al.).")
     parser.add_argument("--version", action="version", version=f"brushwork {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (stylize, video, batch, info, score, serve, app):
+    for module in (stylize, video, batch, info, score, serve, krita, app):
         module.add_parsers(sub)
     return parser
 
