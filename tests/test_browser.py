@@ -219,7 +219,7 @@ def test_a_number_out_of_range_is_refused_beside_it_not_replaced(server, browser
 
 
 def test_a_photo_the_size_cannot_paint_is_refused_before_start(server, browser, tmp_path):
-    """A 4000x20 photo is 256x1 at 256 px: said in the page before Start, which waits (it
+    """A 4000x20 photo is 512x3 at 512 px: said in the page before Start, which waits (it
     used to pass the upload and fail after Start under a bar that never moved)."""
     from playwright.sync_api import expect
 
@@ -229,7 +229,10 @@ def test_a_photo_the_size_cannot_paint_is_refused_before_start(server, browser, 
     wide = tmp_path / "wide.png"
     Image.new("RGB", (4000, 20), (200, 40, 40)).save(wide)
     page.locator('input[type="file"]').nth(0).set_input_files(str(wide))
-    page.get_by_text("The photo: at a longer side of 256 px this 4000x20 image is 256x1").wait_for()
+    size = Settings().size  # the app's default, the command line's
+    w, h = images.fit_size(4000, 20, size)
+    page.get_by_text(f"The photo: at a longer side of {size} px this 4000x20 image is "
+                     f"{w}x{h}").wait_for()
     expect(_start(page)).to_be_disabled()
 
 
@@ -511,9 +514,13 @@ def test_a_change_previews_at_once_and_never_replaces_the_result(server, browser
     slider.focus()
     for _ in range(4):
         slider.press("ArrowRight")
-    expect(page.get_by_alt_text("preview of the settings")).not_to_have_attribute(
-        "src", first or "")  # a new preview, painted on the change
+    # A new preview, painted on the change: one preview on the page, and not the first one
+    # (Streamlit keeps the previous draw's elements until its rerun has ended).
+    page.wait_for_function(
+        "old => { const i = document.querySelectorAll(\"img[alt='preview of the settings']\");"
+        " return i.length === 1 && i[0].src !== old && i[0].complete; }", arg=first)
     caption.first.wait_for()
     expect(page.get_by_role("button", name="Download PNG (settings embedded)")).to_be_visible()
-    expect(page.locator("iframe[title='st.iframe']")).to_have_count(1)  # the result still shown
+    swipe = page.frame_locator("iframe[title='st.iframe']").first  # the result, still shown
+    expect(swipe.get_by_role("img").first).to_have_attribute("alt", re.compile(r"^#1: "))
     page.screenshot(path=str(ARTIFACTS / "app-preview.png"), full_page=True)

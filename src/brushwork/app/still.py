@@ -55,11 +55,13 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
         else:
             # The result first (in view as a run ends), the preview under it.
             _result(st, state)
+            if state.results or locked:
+                # Before the preview, which takes a second: a reload or a closed tab would
+                # lose the session's pictures, so the browser asks first.
+                guard.warn_before_leaving(st)
             if previewing:
                 _preview(st, state, model_for, c.settings, c.device, c.content, c.styles,
                          c.masks)
-    if state.results or locked:
-        guard.warn_before_leaving(st)
 
 
 @dataclass(frozen=True)
