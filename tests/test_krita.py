@@ -153,6 +153,11 @@ def test_the_docker_paints_a_layer_and_a_selection_in_real_krita(tmp_path):
     left = (0, 0, w // 2 - 8, h)
     assert moved_from_photo(selected.crop(left), photo_im.crop(left)) > PAINTED
     assert "over this server's 1024" in got["refused"]
+    # layers as regions, one per painting: the left half's layer, the right half's
+    left, right = (Image.open(tmp_path / f"report.json.mask{i}.png").convert("L") for i in (0, 1))
+    assert left.size == right.size == (w, h)
+    assert left.getpixel((5, 5)) == 255 and left.getpixel((w - 5, 5)) == 0
+    assert right.getpixel((5, 5)) == 0 and right.getpixel((w - 5, 5)) == 255
 
 
 def bgra(path: Path, w: int, h: int) -> Image.Image:

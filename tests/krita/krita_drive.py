@@ -54,6 +54,24 @@ def main(args):
         with open(report_path + ".source.raw", "wb") as f:
             f.write(before)
         report["source_unchanged"] = pixels(source, w, h) == before
+        # two paintings, each with a layer as its region: the left half and the right half
+        doc.setSelection(Selection())  # nothing selected
+        halves = []
+        for name, x0 in (("left", 0), ("right", w // 2)):
+            node = doc.createNode(name, "paintlayer")
+            data = bytearray(w * h * 4)
+            for y in range(h):
+                for x in range(x0, x0 + w // 2):
+                    data[(y * w + x) * 4:(y * w + x) * 4 + 4] = b"\xff\xff\xff\xff"
+            node.setPixelData(bytes(data), 0, 0, w, h)
+            doc.rootNode().addChildNode(node, None)
+            halves.append(node)
+        two = [paint.Painting("starry", path=painting, region=halves[0]),
+               paint.Painting("starry again", path=painting, region=halves[1])]
+        job3 = paint.gather(doc, source, two, settings, False, limits)
+        for i, mask in enumerate(job3.masks):
+            with open(report_path + f".mask{i}.png", "wb") as f:
+                f.write(mask)
         report["size"] = [w, h]
         report["events"] = [e["state"] for e in job.events]
         # a canvas the server would refuse is refused before anything is sent

@@ -69,7 +69,7 @@ class BrushworkDocker(DockWidget):
         col.addWidget(self.list)
         row = QHBoxLayout()
         for text, slot in (("Add file…", self.add_file), ("Add open layer…", self.add_layer),
-                           ("Remove", self.remove)):
+                           ("Region from layer…", self.set_region), ("Remove", self.remove)):
             b = QPushButton(text)
             b.clicked.connect(slot)
             row.addWidget(b)
@@ -155,6 +155,19 @@ class BrushworkDocker(DockWidget):
         if ok:
             _, doc, node = next(c for c in choices if c[0] == label)
             self.add_painting(paint.Painting(node.name(), document=doc, node=node))
+
+    def set_region(self) -> None:
+        """The chosen painting applies where a layer of this canvas is opaque and light."""
+        row, doc = self.list.currentRow(), Krita.instance().activeDocument()
+        if row < 0 or doc is None:
+            self.say("Choose a painting in the list first, then its region's layer.")
+            return
+        layers = {n.name(): n for n in doc.topLevelNodes()}
+        name, ok = QInputDialog.getItem(self, "Where this painting applies",
+                                        "Layer (white: here)", list(layers), 0, False)
+        if ok:
+            self.paintings[row].region = layers[name]
+            self.list.item(row).setText(f"{self.paintings[row].label}  (region: {name})")
 
     def add_painting(self, painting: paint.Painting) -> None:
         self.paintings.append(painting)

@@ -27,6 +27,8 @@ class Painting:
     document: Any = None  # krita.Document
     node: Any = None  # krita.Node (None: the document's whole image)
     weight: float = 1.0
+    region: Any = None  # a krita.Node of the canvas: where this painting applies (its opaque,
+    # light pixels), or None: the selection, else everywhere
 
     def png(self) -> bytes:
         if self.path is not None:
@@ -75,6 +77,18 @@ def node_image(node, x: int, y: int, w: int, h: int) -> QImage:
     return node.thumbnail(w, h)
 
 
+def region_png(node, w: int, h: int) -> bytes:
+    """A layer used as a region: white where it is opaque and light (its luminance times its
+    alpha), as a greyscale mask of the canvas."""
+    image = node_image(node, 0, 0, w, h).convertToFormat(QImage.Format_ARGB32)
+    ptr = image.constBits()
+    ptr.setsize(image.byteCount())
+    bgra = bytes(ptr)
+    grey = bytes((bgra[i + 2] * 299 + bgra[i + 1] * 587 + bgra[i] * 114) * bgra[i + 3] // 255000
+                 for i in range(0, len(bgra), 4))
+    return to_png(QImage(grey, w, h, w, QImage.Format_Grayscale8).copy())
+
+
 def selection_png(selection, w: int, h: int) -> bytes:
     """The selection as a greyscale mask of the canvas: white where it selects (feathering and
     soft edges included)."""
@@ -108,15 +122,28 @@ def gather(document, source, paintings: list[Painting], settings: dict[str, Any]
     image = document.projection(0, 0, w, h) if source is None else node_image(source, 0, 0, w, h)
     masks = None
     selection = document.selection() if use_selection else None
-    if selection is not None:
+    if any(p.region is not None for p in paintings):
+        # Layers as regions, one per painting; a painting without one takes the selection
+        # (or, without a selection, everywhere).
+        rest = selection_png(selection, w, h) if selection is not None else to_png(
+            _white(w, h))
+        masks = [region_png(p.region, w, h) if p.region is not None else rest
+                 for p in paintings]
+    elif selection is not None:
         region = selection_png(selection, w, h)
         # One painting: the selection is its region. Several: the first takes the selection,
-        # the others the rest (a selection per painting is a region per painting).
+        # the others the rest.
         masks = [region] + [inverted(region)] * (len(paintings) - 1)
     preset = settings.get("preset", "default")
     names = ", ".join(p.label for p in paintings)
     return Job(document, source, to_png(image), [p.png() for p in paintings], masks, settings,
                f"brushwork: {names} ({preset})", (w, h))
+
+
+def _white(w: int, h: int) -> QImage:
+    image = QImage(w, h, QImage.Format_Grayscale8)
+    image.fill(255)
+    return image
 
 
 def inverted(png: bytes) -> bytes:
