@@ -114,14 +114,18 @@ def create_app(config: ServeConfig, backend=None, served_on: str | None = None) 
     app.include_router(router)
     # Outermost: the body's bytes are counted as they arrive, whatever the transfer encoding
     # (a chunked upload declares no length), and the request is answered 413 at the cap.
-    app.add_middleware(BodyLimit, limit=config.max_request_bytes, config=config)
+    app.add_middleware(BodyLimit, config=config)
     return app
 
 
-async def problem_json(request: Request, e: HTTPProblem) -> JSONResponse:
+def problem_response(e: HTTPProblem) -> JSONResponse:
     """The one error shape: {"error": {"input", "problem", "fix"}, "message"}."""
     return JSONResponse({"error": {"input": e.what, "problem": e.problem, "fix": e.fix},
                          "message": str(e)}, status_code=e.status)
+
+
+async def problem_json(request: Request, e: HTTPProblem) -> JSONResponse:
+    return problem_response(e)
 
 
 def _over(size: int, config: ServeConfig) -> str:
@@ -130,12 +134,12 @@ def _over(size: int, config: ServeConfig) -> str:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body past `limit` bytes is cut off there and answered 413
-    in the JSON shape. What the app had spooled of it is closed with the request (the form
-    parser's temporary files have no name on disk), so nothing is left behind."""
+    """ASGI middleware: a request body past the config's `max_request_bytes` is cut off there
+    and answered 413 in the JSON shape. What the app had spooled of it is closed with the
+    request (the form parser's temporary files have no name on disk), so nothing is left."""
 
-    def __init__(self, app, limit: int, config: ServeConfig) -> None:
-        self.app, self.limit, self.config = app, limit, config
+    def __init__(self, app, config: ServeConfig) -> None:
+        self.app, self.config, self.limit = app, config, config.max_request_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -167,13 +171,9 @@ class BodyLimit:
             if not over:
                 raise
         if over and not started:
-            e = HTTPProblem(413, "request", _over(0, self.config), "send smaller files")
-            body = json.dumps({"error": {"input": e.what, "problem": e.problem, "fix": e.fix},
-                               "message": str(e)}).encode()
-            await send({"type": "http.response.start", "status": 413, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
+            answer = problem_response(HTTPProblem(413, "request", _over(0, self.config),
+                                                  "send smaller files"))
+            await answer(scope, receive, send)
 
 
 router = APIRouter()
