@@ -4,6 +4,7 @@ and the latency of a submission with 50 event streams open against its idle valu
 
     python benchmarks/hostile.py                 # both, a fresh server each
     python benchmarks/hostile.py --streams 50 --posts 20
+    python benchmarks/hostile.py --memory-only   # the heavy requests alone
 
 Prints a markdown table (docs/reliability.md keeps one). Run it alone on the machine.
 """
@@ -64,6 +65,7 @@ def worst_request(folder: Path) -> list[tuple[str, str]]:
                      f"sent, {(side * side + rest * rest) / 1e6:.0f} MP: the default budget)",
                      f"{r.status_code} in {took:.1f} s; the server's peak RSS "
                      f"{peak_mb(proc.pid) - idle:.0f} MB over idle ({peak_mb(proc.pid):.0f} MB)"))
+        rows += junk_requests(url, proc.pid, c)
         many = [("photo", ("p.png", png(64, 64)))] + [
             ("paintings", (f"s{i}.png", png(1000, 1000))) for i in range(80)]
         before = peak_mb(proc.pid)
@@ -134,14 +136,63 @@ def latency(folder: Path, streams: int, posts: int) -> list[tuple[str, str]]:
     return rows
 
 
+def junk_requests(url: str, pid: int, c: ServeConfig) -> list[tuple[str, str]]:
+    """Bytes that are not pictures, as much as the default caps admit: 32 parts of random bytes
+    at the per-file cap; the same with a PNG's header and 1x1 pixels, so that they pass the
+    first-bytes check and are decoded; and four such requests at once."""
+    import os
+
+    n = 2 * c.max_paintings
+    cap = c.max_upload_bytes - 4096
+    noise = os.urandom(cap)
+    header = png(1, 1)
+    photo = ("photo", ("p.jpg", Path(examples.CONTENT).read_bytes()))
+    rows = []
+    for name, part in (("random bytes", noise), ("a 1x1 PNG and random bytes after it",
+                                                 header + noise[len(header):])):
+        files = [photo] + [("paintings" if i < c.max_paintings else "masks", (f"s{i}.png", part))
+                           for i in range(n)]
+        before = peak_mb(pid)
+        t = time.perf_counter()
+        r = httpx.post(url + "/jobs", files=files, timeout=600)
+        rows.append((f"a photo and {n} parts of {len(part) / 2**20:.1f} MB, {name}",
+                     f"{r.status_code} in {time.perf_counter() - t:.1f} s: "
+                     f"{r.json().get('message', r.json().get('state'))[:90]}; "
+                     f"peak +{peak_mb(pid) - before:.0f} MB"))
+        if r.status_code == 201:
+            httpx.post(url + f"/jobs/{r.json()['id']}/cancel", timeout=60)
+    files = [photo] + [("paintings", (f"s{i}.png", header + noise[len(header):]))
+                       for i in range(c.max_paintings)]
+    before = peak_mb(pid)
+    t = time.perf_counter()
+    codes = []
+
+    def one() -> None:
+        codes.append(httpx.post(url + "/jobs", files=files, timeout=600).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    rows.append((f"four such requests at once ({c.max_paintings} padded PNGs each)",
+                 f"{sorted(codes)} in {time.perf_counter() - t:.1f} s; "
+                 f"peak +{peak_mb(pid) - before:.0f} MB"))
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--streams", type=int, default=50)
     p.add_argument("--posts", type=int, default=20)
+    p.add_argument("--memory-only", action="store_true", help="the heavy requests, no latency")
     a = p.parse_args()
     folder = Path(tempfile.mkdtemp())
     print("| probe | answer |\n|---|---|")
-    for name, answer in worst_request(folder) + latency(folder, a.streams, a.posts):
+    rows = worst_request(folder)
+    if not a.memory_only:
+        rows += latency(folder, a.streams, a.posts)
+    for name, answer in rows:
         print(f"| {name} | {answer} |", flush=True)
 
 

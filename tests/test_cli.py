@@ -36,6 +36,7 @@ def _one_line_error(capsys, code, expect):
     (["stylize", CONTENT, STYLE, "-o", "{tmp}/o.tga"], "unknown image extension"),
     (["stylize", CONTENT, STYLE, "-o", "{tmp}/no/such/dir/o.png"], "does not exist"),
     (["stylize", CONTENT, STYLE, "-o", "{tmp}/o.png", "--optimizer", "sgd"], "invalid choice"),
+    (["stylize", CONTENT, STYLE, "-o", "{tmp}/o.png", "--average", "0.9"], "--average: 0.9 is for Adam's pictures"),
     (["stylize", CONTENT, STYLE, STYLE, "-o", "{tmp}/o.png", "--style-blend", "1"], "1 weights for 2 style images"),
     (["stylize", CONTENT, STYLE, "-o", "{tmp}/o.png", "--init", "{tmp}/nope.png"], "--init"),
     (["info", "{tmp}/text.png"], "carries no brushwork settings"),
@@ -332,3 +333,31 @@ def test_a_tiled_run_from_the_command_line_writes_the_picture(tmp_path, capsys):
     record = images.read_metadata(out)
     assert record["steps_done"] == 10 and record["settings"]["tile"] == 32
     assert Image.open(out).size == (64, 48) and moved_from_photo(out) > PAINTED
+
+
+@pytest.mark.parametrize("options", [
+    ["--parameterization", "pyramid"],
+    ["--parameterization", "decorrelated"],
+    ["--optimizer", "adam", "--lr", "0.05", "--average", "0.9"],
+])
+def test_the_studys_variants_paint_through_the_command_and_are_recorded(tmp_path, options):
+    """--parameterization and --average as a user types them: painted, and in the record."""
+    out = tmp_path / "o.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "64", "--steps", "16",
+                 "--device", "cpu", "-q", *options]) == 0
+    assert moved_from_photo(out) > PAINTED
+    record = json.loads(Image.open(out).text["brushwork"])["settings"]
+    for flag, value in zip(options[::2], options[1::2]):
+        got = record[flag[2:].replace("-", "_")]
+        assert str(got) == value or float(got) == float(value), (flag, got)
+
+
+def test_adams_average_is_the_picture_written_and_differs_from_its_last_step(tmp_path):
+    import brushwork
+
+    common = dict(size=64, steps=12, device="cpu", optimizer="adam", lr=0.05, scales=1)
+    plain = brushwork.stylize(CONTENT, STYLE, Settings(**common))
+    averaged = brushwork.stylize(CONTENT, STYLE, Settings(**common, average=0.9))
+    assert moved_from_photo(averaged) > PAINTED
+    # the average lags the iterate: nearer the photo than the last step, but not the photo
+    assert 0 < moved_from_photo(averaged) < moved_from_photo(plain)

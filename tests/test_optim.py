@@ -158,6 +158,9 @@ def test_adam_averages_its_pictures_when_asked():
             return value
         opt.step(loss)
         seen.append(x.detach().clone())
-    # bias-corrected: the average of the pictures so far, weighted towards the recent ones
-    assert opt.mean is not None and float(opt.mean[0]) < float(seen[-1][0])
-    assert float(opt.mean[0]) > float(seen[0][0])
+    # bias-corrected: the exponential average of the pictures so far, weights 0.1 * 0.9^age
+    # over their sum (1 - 0.9^5), as crowsonkb/style-transfer-pytorch's EMA
+    weights = [0.1 * 0.9 ** (len(seen) - 1 - i) for i in range(len(seen))]
+    expected = sum(w * x for w, x in zip(weights, seen)) / (1 - 0.9 ** len(seen))
+    assert opt.mean is not None and torch.allclose(opt.mean, expected, atol=1e-6)
+    assert float(opt.mean[0]) < float(seen[-1][0])  # behind the last picture, as an average is

@@ -403,6 +403,10 @@ def _validate(s: Settings) -> None:
             check_number(name, v, integer=False)
         if getattr(s, name) and sum(getattr(s, name)) <= 0:
             raise bad(name, "the weights sum to 0", "give at least one weight above 0")
+    if s.average and s.optimizer != "adam":
+        # L-BFGS keeps no iterate average: silently ignoring the option would mislead.
+        raise bad("average", f"{s.average:g} is for Adam's pictures, and this run uses "
+                  f"{s.optimizer}", "add --optimizer adam, or leave --average out")
     if s.content_weight == 0 and s.style_weight * s.strength_factor == 0:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight (or --strength) above 0")

@@ -12,15 +12,12 @@ from PIL import Image
 from brushwork import examples
 
 from . import canvas, guard
+from .preview import PREVIEW_SHOWN_PX, show_preview
 from .queue import RunQueue, turn
 from .widgets import (caption, download_name, in_words, left_words, load_inputs, page_columns,
                       pending_run, settings_sidebar, start_stop, style_inputs, upload_caption)
 
 SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
-# The preview of a change, painted without Start: the feed-forward picture (brushwork.feedforward)
-# and a few L-BFGS steps at a small size, so that it answers every weight, not only the painting
-# and the strength, in about a second on a laptop CPU (docs/performance.md, the app's preview).
-PREVIEW_PX, PREVIEW_STEPS, PREVIEW_SHOWN_PX = 128, 6, 256
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
 
 
@@ -48,8 +45,8 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
             # of what Start's full picture looks like.
             now, example = st.columns(2)
             with now:
-                _preview(st, state, model_for, c.settings, c.device, c.content, c.styles,
-                         c.masks)
+                show_preview(st, state, queue, model_for, c.settings, c.device, c.content,
+                         c.styles, c.masks)
             with example:
                 _result(st, state, example_width=PREVIEW_SHOWN_PX)
         else:
@@ -60,8 +57,8 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
                 # lose the session's pictures, so the browser asks first.
                 guard.warn_before_leaving(st)
             if previewing:
-                _preview(st, state, model_for, c.settings, c.device, c.content, c.styles,
-                         c.masks)
+                show_preview(st, state, queue, model_for, c.settings, c.device, c.content,
+                         c.styles, c.masks)
 
 
 @dataclass(frozen=True)
@@ -153,54 +150,6 @@ def _run_phase(st, state, queue: RunQueue, model_for, runner, request, c: Checke
             state["note"] = ("success", note)
         state["show_result"] = True  # bring the new picture into view, once
         st.rerun()  # unlock the page
-
-
-def preview_settings(settings):
-    """What the preview paints: the run's settings at PREVIEW_PX, one scale, PREVIEW_STEPS from
-    the feed-forward start (the instant preset's picture as it is)."""
-    if settings.steps == 0:
-        return settings.replace(size=PREVIEW_PX)
-    return settings.replace(size=PREVIEW_PX, steps=PREVIEW_STEPS, scales=1, init="fast",
-                            tile=None)
-
-
-def _preview(st, state, model_for, settings, device, content, styles, masks) -> None:
-    """A preview of the settings as they are now, painted when they change (not when the page
-    reruns for anything else), never while a run paints and never in the results: a picture of
-    its own, said to be a preview."""
-    import brushwork
-    from brushwork import feedforward
-
-    @st.cache_resource(show_spinner=False)
-    def fast_network():  # loaded once per server (0.1 s a time otherwise)
-        return feedforward.load_network()
-
-    import hashlib
-
-    small = preview_settings(settings)
-    key = (small, *(hashlib.sha256(i.data).digest() for i in [content, *styles, *(masks or ())]))
-    if state.get("preview", {}).get("key") != key:
-        started = time.monotonic()
-        try:
-            model = None if small.steps == 0 else model_for(small.model_key, str(device))
-            picture = brushwork.stylize(content.im, [s.im for s in styles], small, model=model,
-                                        masks=[m.im for m in masks] if masks else None,
-                                        fast=fast_network())
-        except brushwork.BrushworkError as e:  # the extra missing, say: no preview, one line
-            state["preview"] = {"key": key, "error": in_words(str(e))}
-        else:
-            state["preview"] = {"key": key, "picture": picture,
-                                "seconds": time.monotonic() - started}
-    shown = state["preview"]
-    if "error" in shown:
-        st.caption(f"No preview: {shown['error']}")
-        return
-    what = ("the instant picture" if small.steps == 0 else
-            f"the instant picture and {small.steps} steps")
-    st.image(shown["picture"], width=PREVIEW_SHOWN_PX,
-             caption=f"Preview, not the result: {what} at {PREVIEW_PX} px, painted in "
-                     f"{shown['seconds']:.1f} s as you change a setting. Start paints the "
-                     "full picture.", alt="preview of the settings")
 
 
 def _used(styles, masks, settings):

@@ -11,10 +11,10 @@ from .config import ServeConfig, read_tokens
 __all__ = ["ServeConfig", "read_tokens", "create_app", "run"]
 
 
-def create_app(config: ServeConfig, backend=None, served_on: str | None = None):
+def create_app(config: ServeConfig, backend=None, served_on: str | None = None, store=None):
     from .api import create_app as build
 
-    return build(config, backend, served_on)
+    return build(config, backend, served_on, store)
 
 
 def run(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:

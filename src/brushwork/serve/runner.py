@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .. import images
 from .store import ENDED, JobRow, Store
@@ -130,9 +130,10 @@ class Runner:
                     and (client is None or row.client == client))
         return self.store.count(states, client) - stuck
 
-    def submit(self, client: str, settings, names: dict[str, Any], files: dict[str, bytes],
-               pixels: int) -> str:
-        """Queue a checked job (its inputs' names and bytes, its output's pixels); its id."""
+    def submit(self, client: str, settings, names: dict[str, Any],
+               files: dict[str, bytes | IO[bytes]], pixels: int) -> str:
+        """Queue a checked job (its inputs' names and bytes or files, its output's pixels);
+        its id."""
         job_id = uuid.uuid4().hex
         self.store.add(JobRow(job_id, client, "queued", time.time(), None, None,
                               settings.to_dict(), names, 0, settings.steps, None, pixels), files)
@@ -143,9 +144,9 @@ class Runner:
         row = self.store.get(job_id)
         if row is None or row.state in ENDED:
             return
-        if row.state == "queued":
-            self.store.update(job_id, state="cancelled", finished=time.time())
-        else:
+        if row.state != "queued" or not self.store.cancel_queued(job_id):
+            # Running, or taken by the dispatcher since it was read: it stops at its next
+            # step and keeps its best picture (`_paint` reads `_cancel` from its first step).
             self._cancel.add(job_id)
             live = self._live.get(job_id)
             if live is not None:

@@ -6,13 +6,14 @@ was running when the server stopped is queued again when it starts.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ENDED = ("done", "failed", "cancelled")
@@ -82,8 +83,8 @@ class Store:
             return None
 
     # ---- rows ------------------------------------------------------------------------------
-    def add(self, row: JobRow, files: dict[str, bytes]) -> None:
-        """A new queued job and its uploads (written before the row, so a queued row always
+    def add(self, row: JobRow, files: dict[str, bytes | IO[bytes]]) -> None:
+        """A new queued job and its uploads, bytes or file objects (written before the row, so a queued row always
         has its files)."""
         from .. import images
 
@@ -91,7 +92,14 @@ class Store:
         folder.mkdir(parents=True)
         try:
             for name, data in files.items():
-                images.write_atomic(folder / name, data)
+                if isinstance(data, bytes):
+                    images.write_atomic(folder / name, data)
+                else:  # a spooled upload: copied from its file, never read whole
+                    with images.atomic(folder / name) as tmp, open(tmp, "wb") as out:
+                        data.seek(0)
+                        shutil.copyfileobj(data, out)
+                        out.flush()
+                        os.fsync(out.fileno())
             with self._lock:
                 self._db.execute(
                     "INSERT INTO jobs (id, client, state, created, settings, names, total, "
@@ -138,6 +146,15 @@ class Store:
         """Mark a queued job running; False if it is no longer queued (cancelled meanwhile)."""
         with self._lock:
             cur = self._db.execute("UPDATE jobs SET state = 'running', started = ? "
+                                   "WHERE id = ? AND state = 'queued'", (time.time(), job_id))
+        return cur.rowcount == 1
+
+    def cancel_queued(self, job_id: str) -> bool:
+        """Cancel a job that is still queued; False if it is not (the dispatcher took it
+        meanwhile: then it is cancelled as a running job). One statement, so a cancel and a
+        take cannot both win."""
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET state = 'cancelled', finished = ? "
                                    "WHERE id = ? AND state = 'queued'", (time.time(), job_id))
         return cur.rowcount == 1
 
