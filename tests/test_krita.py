@@ -24,7 +24,7 @@ from conftest import PAINTED, moved_from_photo  # noqa: E402
 from test_serve import SMALL, server  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PLUGIN = HERE.parent / "plugins" / "krita"
+PLUGIN = HERE.parent / "src" / "brushwork" / "krita_plugin"
 KRITA = shutil.which("kritarunner") and shutil.which("xvfb-run")
 if not KRITA and os.environ.get("CI"):
     raise RuntimeError("CI must install Debian's krita, python3-pyqt5 and xvfb (see .ci/run)")

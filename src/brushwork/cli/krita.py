@@ -1,6 +1,8 @@
 """`brushwork krita-plugin`: the zip that Krita's Tools ▸ Scripts ▸ Import Python Plugin from File
-installs (the plug-in itself lives in plugins/krita/, outside the library: it runs in Krita's own
-Python and speaks only HTTP to `brushwork serve`)."""
+installs. The plug-in's files are package data (src/brushwork/krita_plugin/, in the wheel and
+the checkout alike); they are never imported by the library: the plug-in runs in Krita's own
+Python and speaks only HTTP to `brushwork serve`. The zip also says which `brushwork` wrote it,
+so the docker's "Start brushwork serve" starts that one."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from pathlib import Path
 
 from ..errors import InputError
 
-# The checkout's plugins/krita (src/brushwork/cli/krita.py -> the repository's root).
-PLUGIN = Path(__file__).resolve().parents[3] / "plugins" / "krita"
+# The plug-in's files, package data beside the library (src/brushwork/cli/krita.py -> ..).
+PLUGIN = Path(__file__).resolve().parents[1] / "krita_plugin"
 NAME = "brushwork_krita"
+# Inside the zip's package: how to start the brushwork that wrote it (read by the docker).
+INSTALLED_WITH = "installed_with.json"
 
 
 def add_parsers(sub) -> None:
@@ -30,7 +34,7 @@ def files() -> list[tuple[str, Path]]:
     """(name in the zip, file) of the plug-in: its .desktop and .action files and its package."""
     if not (PLUGIN / f"{NAME}.desktop").is_file():
         raise InputError("krita-plugin", f"the plug-in's files are not at {PLUGIN}",
-                         "run it from a brushwork checkout installed with pip install -e")
+                         "reinstall brushwork (pip install --force-reinstall brushwork)")
     out = [(f"{NAME}.desktop", PLUGIN / f"{NAME}.desktop"),
            (f"{NAME}.action", PLUGIN / f"{NAME}.action")]
     out += [(f"{NAME}/{p.relative_to(PLUGIN / NAME).as_posix()}", p)
@@ -39,11 +43,24 @@ def files() -> list[tuple[str, Path]]:
     return out
 
 
+def installed_with() -> dict:
+    """How the docker starts this brushwork: this Python with `-m brushwork`, which works from
+    a virtualenv, pipx or a checkout alike (a `brushwork` on PATH may be another install)."""
+    import sys
+
+    from ..version import __version__
+
+    return {"command": [sys.executable, "-m", "brushwork"], "version": __version__}
+
+
 def build() -> bytes:
+    import json
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, path in files():
             z.write(path, name)
+        z.writestr(f"{NAME}/{INSTALLED_WITH}", json.dumps(installed_with(), indent=1))
     return buf.getvalue()
 
 

@@ -120,22 +120,55 @@ def _said(body: bytes, status: int) -> str:
     return " ".join(str(message).split())[:300]
 
 
-def start_server(executable: str, port: int = 8000, wait: float = 120.0) -> subprocess.Popen:
-    """`brushwork serve` on the loopback, from the `brushwork` executable the user set; returns
-    the process once /health answers (ServerError in one line otherwise)."""
-    path = shutil.which(executable) or executable
-    if not path or not os.path.isfile(path):
-        raise ServerError(f"no brushwork executable at {executable!r}; set its path in the "
-                          "docker (e.g. ~/.venv/bin/brushwork)")
-    proc = subprocess.Popen([path, "serve", "--host", "127.0.0.1", "--port", str(port)],
+def server_command(executable: str = "") -> list[str]:
+    """How to start `brushwork serve`: the executable the painter set; else the brushwork that
+    wrote this plug-in's zip (its Python with -m brushwork, from installed_with.json: a wheel in
+    a virtualenv, pipx or a checkout); else `brushwork` on PATH."""
+    if executable.strip():
+        path = shutil.which(executable.strip()) or executable.strip()
+        if not os.path.isfile(path):
+            raise ServerError(f"no brushwork executable at {executable!r}; set its path in the "
+                              "docker (e.g. ~/.venv/bin/brushwork), or leave it empty")
+        return [path]
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installed_with.json")
+    try:
+        with open(here, encoding="utf-8") as f:
+            command = json.load(f)["command"]
+        if os.path.isfile(command[0]):
+            return [str(c) for c in command]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
+    path = shutil.which("brushwork")
+    if path is None:
+        raise ServerError("no brushwork found to start; install it (pip install "
+                          "'brushwork[serve]'), then run 'brushwork krita-plugin --install' "
+                          "from it, or set its path in the docker")
+    return [path]
+
+
+def launch(command: Sequence[str], port: int = 8000) -> subprocess.Popen:
+    """`brushwork serve` on the loopback, started and not waited for (see `wait_up`)."""
+    return subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def exit_reason(proc: subprocess.Popen) -> str:
+    """One line: why a started server stopped."""
+    err = (proc.stderr.read() if proc.stderr else b"") or b""
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    return "brushwork serve stopped: " + (lines[-1] if lines else
+                                          f"exit status {proc.returncode}")
+
+
+def start_server(executable: str = "", port: int = 8000, wait: float = 120.0) -> subprocess.Popen:
+    """`brushwork serve` on the loopback; returns the process once /health answers (ServerError
+    in one line otherwise). Blocks: for scripts and tests; the docker polls instead."""
+    proc = launch(server_command(executable), port)
     client = Client(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = (proc.stderr.read() or b"").decode("utf-8", "replace").strip().splitlines()
-            raise ServerError("brushwork serve stopped: " + (err[-1] if err else
-                              f"exit status {proc.returncode}"))
+            raise ServerError(exit_reason(proc))
         try:
             client.health()
             return proc
