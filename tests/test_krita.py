@@ -162,3 +162,139 @@ def test_the_docker_paints_a_layer_and_a_selection_in_real_krita(tmp_path):
 
 def bgra(path: Path, w: int, h: int) -> Image.Image:
     return Image.frombytes("RGBA", (w, h), path.read_bytes(), "raw", "BGRA").convert("RGB")
+
+
+class SlowServer:
+    """A stand-in server on the loopback that answers /settings only after `delay` seconds and
+    records every request (a 16-bit document must send none)."""
+
+    def __init__(self, delay: float) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path))
+                if self.path == "/settings":
+                    threading.Event().wait(delay)  # the slowness this stand-in is for
+                self._answer({"version": "slow", "limits": {"max_size": 1024},
+                              "presets": {"default": {"sets": {}}}, "settings": {}})
+
+            def do_POST(self):
+                outer.requests.append(("POST", self.path))
+                self._answer({"id": "never"})
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not KRITA, reason="needs Debian's krita and xvfb (apt-get install krita "
+                    "python3-pyqt5 xvfb)")
+def test_the_docker_driven_by_its_buttons_never_pauses_krita_and_paints_at_the_selections_pixels(
+        tmp_path):
+    """The docker itself in real Krita: its buttons against a slow server, a server it starts,
+    a small selection of a large canvas, a region from a large layer, the history, Cancel on a
+    queued job and live mode, with a 10 ms timer on Krita's main thread."""
+    env = krita_env(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "brushwork", "krita-plugin", "-o",
+                           str(tmp_path / "p.zip"), "--install"], env={**env, "PATH": os.environ[
+                               "PATH"]}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    photo = tmp_path / "photo.png"
+    Image.open(examples.CONTENT).convert("RGB").resize((96, 72), Image.LANCZOS).save(photo)
+    slow = SlowServer(4.0)
+    big, selection = (2400, 1600), (900, 700, 300, 200)
+    out = tmp_path / "report.json"
+    spec = {"slow_url": slow.url, "start_url": f"http://127.0.0.1:{_free_port()}",
+            "executable": shutil.which("brushwork"), "painting": str(examples.STARRY_NIGHT),
+            "photo": str(photo), "big": big, "selection": selection, "out": str(out)}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    run_env = {**env, "XDG_DATA_HOME": str(tmp_path / "home" / "share"),
+               "HOME": str(tmp_path / "home")}
+    try:
+        done = subprocess.run(["xvfb-run", "-a", "kritarunner", "-s", "docker_drive", "-f",
+                               "main", str(out), str(tmp_path / "spec.json")], env=run_env,
+                              capture_output=True, text=True, timeout=900)
+    finally:
+        slow.close()
+    assert out.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    got = json.loads(out.read_text())
+    assert got.get("ok"), got.get("error")
+    # Krita never paused: connecting to a server that answers after 4 s, starting a server,
+    # painting with previews, building a region from a 2400x1600 layer
+    for phase in ("slow_connect", "start", "selection", "region"):
+        assert got[phase]["gap_ms"] < 250, (phase, got[phase])
+    assert "Connected to brushwork slow" in got["slow_connect"]["status"]
+    assert got["start"]["started"] and "Connected" in got["start"]["status"]
+    # a 16-bit document: one line naming the menu, and nothing sent
+    assert "RGBA U16" in got["deep"] and "Convert Image Color Space" in got["deep"]
+    assert not [r for r in slow.requests if r[0] == "POST"]
+    # the preset is the starting point; only what was moved is sent over it
+    assert got["subtle"] == {"strength": 30, "settings": {"preset": "subtle"}}
+    assert got["bold"]["strength"] == 80 and got["bold"]["settings"] == {"preset": "bold"}
+    assert got["print"] == {"preset": "print", "size": 2048}
+    assert got["default_moved"] == {"preset": "default", "steps": 30}
+    # the selection painted at its own pixels, in a layer transparent outside it
+    sel = got["selection"]
+    x, y, w, h = sel["rect"]
+    assert sel["size"] == max(w, h) and w < 450 and h < 350, sel
+    assert "running" in sel["events"] and sel["previews"]
+    W, H = big
+    layer = Image.frombytes("RGBA", big, (tmp_path / "report.json.big_layer.raw").read_bytes(),
+                            "raw", "BGRA")
+    source = Image.frombytes("RGBA", big, (tmp_path / "report.json.big_source.raw").read_bytes(),
+                             "raw", "BGRA")
+    sx, sy, sw, sh = selection
+    alpha = layer.getchannel("A")
+    outside = alpha.copy()
+    outside.paste(0, (sx, sy, sx + sw, sy + sh))
+    assert outside.getextrema() == (0, 0)  # nothing outside the selection: it composites exactly
+    inside = (sx + 4, sy + 4, sx + sw - 4, sy + sh - 4)
+    assert alpha.crop(inside).getextrema() == (255, 255)
+    assert moved_from_photo(layer.crop(inside).convert("RGB"),
+                            source.crop(inside).convert("RGB")) > PAINTED
+    # the region from a large layer, made without a per-pixel loop
+    assert got["region"]["left"] == 255 and got["region"]["right"] == 0
+    assert got["region"]["seconds"] < 0.25
+    # the history: a variation with another seed, a discard that takes its layer away
+    hist = got["history"]
+    assert hist["count"] == hist["expected"] and hist["seeds"][0] != hist["seeds"][1], hist
+    assert hist["layers_after"] == hist["layers_before_discard"] - 1
+    assert hist["left"] == hist["thumbs"] == hist["count"] - 1
+    # Cancel on a queued job reaches the server within a second
+    assert got["cancel_queued"]["before"] == "queued" and got["cancel_queued"]["after"] == \
+        "cancelled" and got["cancel_queued"]["seconds"] < 1.0, got["cancel_queued"]
+    # live mode: one live layer, repainted after the stroke
+    assert got["live"]["one_layer"] and got["live"]["changed"], got["live"]
+    w, h = got["small_size"]
+    live = Image.frombytes("RGBA", (w, h), (tmp_path / "report.json.live.raw").read_bytes(),
+                           "raw", "BGRA").convert("RGB")
+    assert moved_from_photo(live, Image.open(photo).convert("RGB")) > PAINTED
+    # what survives a restart: the paintings and the settings
+    assert got["saved_state"]["paintings"] == [str(examples.STARRY_NIGHT)]

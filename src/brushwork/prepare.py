@@ -189,8 +189,8 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
             generator: torch.Generator, cont: Continuation | None, cache: dict | None,
             budget: int | None) -> Prepared:
     """Everything one scale of `size` needs: memory plan, targets (once), objective, start
-    picture (the coarser scale's `previous` result, a `resumed` picture, a video frame's warped
-    one, or the run's start) and a fresh optimiser."""
+    picture (the coarser scale's `previous` result or the same size's through another eye, a
+    `resumed` picture, a video frame's warped one, or the run's start) and a fresh optimiser."""
     s, device = inputs.settings, inputs.device
     luminance_only = s.luminance_only
     # What VGG sees: the RGB picture, or the luminance repeated to three channels.
@@ -221,7 +221,7 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
         tv_weight=tv, as_rgb=as_rgb, bf16=s.bf16,
         statistic=statistic,
         temporal=temporal)
-    if temporal is not None:
+    if temporal is not None and previous is None:
         # Where the flow is not trusted (newly seen, or off the frame's edge), the start is the
         # photo: the warped picture there is a smear of whatever lay nearby. Ruder et al. start
         # from the warped frame everywhere; ours departs from the paper here.

@@ -4,6 +4,7 @@ scale starts from. Not in the paper, which optimises at one size: `--scales 1` d
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -28,10 +29,29 @@ COARSE_STEPS_MAX = 64
 
 @dataclass(frozen=True)
 class Scale:
-    """One size of the coarse-to-fine schedule and the steps it gets."""
+    """One size of the coarse-to-fine schedule, the steps it gets and the network it looks
+    through (brushwork.eyes). The full size may come twice: its cheap steps, then VGG-19's."""
 
     size: tuple[int, int]  # (width, height)
     steps: int
+    eye: str = "vgg19"
+
+
+def with_eyes(plan: list[Scale], settings: Settings) -> list[Scale]:
+    """`plan` with each scale's eye: the cheap eye everywhere but the last `judge_steps` steps
+    at the full size, which look through VGG-19 (the judge's network: the picture ends in its
+    objective). With `eye` vgg19, VGG-19 throughout, as before 0.8."""
+    eye = settings.eye_used
+    if eye == "vgg19":
+        return [dataclasses.replace(sc, eye="vgg19") for sc in plan]
+    *coarse, last = plan
+    out = [dataclasses.replace(sc, eye=eye) for sc in coarse]
+    judge = min(settings.judge_steps, last.steps)
+    if last.steps > judge:
+        out.append(dataclasses.replace(last, steps=last.steps - judge, eye=eye))
+    if judge:
+        out.append(dataclasses.replace(last, steps=judge, eye="vgg19"))
+    return out
 
 
 def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
@@ -66,7 +86,7 @@ def plan_scales(width: int, height: int, settings: Settings) -> list[Scale]:
         surplus = max(0, steps[i] - COARSE_STEPS_MAX)
         steps[i] -= surplus
         steps[-1] += surplus
-    return [Scale(size, k) for size, k in zip(sizes, steps)]
+    return with_eyes([Scale(size, k) for size, k in zip(sizes, steps)], settings)
 
 
 def _split(total: int, n: int, decay: float) -> list[int]:
@@ -107,6 +127,8 @@ def initial(prev: torch.Tensor | None, size: tuple[int, int], content: torch.Ten
         start = content.clone()
     if prev is None:
         return start
+    if tuple(prev.shape[-2:]) == (h, w):  # the same size through another eye: as it is
+        return prev.clone().contiguous()
     # A finer scale starts from the coarser result, upsampled, which has only the coarse scale's
     # frequencies. The starting picture gives back the detail that the coarser scale could not
     # hold (what it loses on the way down to that size and back up), so the fine scale does not

@@ -44,6 +44,9 @@ BEFORE_0_6 = {"style_loss": "gram", "style_layers": PAPER_STYLE_LAYERS, "content
 BEFORE_0_7 = {"step_decay": 0.6, "fine_steps": None, "parameterization": "pixels",
               "average": 0.0}
 
+# What a record written before brushwork 0.8 meant where it is silent: every step through VGG-19.
+BEFORE_0_8 = {"eye": "vgg19", "judge_steps": 4}
+
 # Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -79,6 +82,14 @@ class Settings:
     step_decay: float = field(default=0.6, metadata=_opt(
         "each finer scale gets this fraction of the coarser scale's steps: lower spends less "
         "time at the full size", min=0.05, max=2.0, step=0.05, group="advanced"))
+    eye: str = field(default="lowrank", metadata=_opt(
+        "the network the optimiser looks through for all but the last --judge-steps full-size "
+        "steps: lowrank (a compressed VGG-19, about half the cost of a step, made from the "
+        "bundled weights) or vgg19 (every step, as before 0.8)", choices=("lowrank", "vgg19"),
+        group="advanced"))
+    judge_steps: int = field(default=4, metadata=_opt(
+        "the last full-size steps, through VGG-19 itself, when --eye is not vgg19",
+        min=0, max=100_000, group="advanced"))
     content_weight: float = field(default=1.5, metadata=_opt(
         "weight of the content loss (the paper's alpha): higher keeps more of the photo",
         min=0.0, max=1e12, group="basic"))
@@ -185,10 +196,20 @@ class Settings:
         return tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
 
     @property
+    def eye_used(self) -> str:
+        """The eye of the run's cheap steps: `eye`, unless the compressed network lacks what
+        these settings look at (relu5_1, max pooling, other weights): then VGG-19 throughout."""
+        from .eyes import covers
+
+        if self.eye == "vgg19" or not covers(self.weights, self.pooling, self.layers):
+            return "vgg19"
+        return self.eye
+
+    @property
     def model_key(self) -> tuple:
-        """What the loaded network depends on: one cache key for the app, batch and video. The
+        """What the loaded networks depend on: one cache key for the app, batch and video. The
         device is the caller's (resolved from `device`), so it is not part of the key."""
-        return (self.weights, self.pooling, self.layers)
+        return (self.weights, self.pooling, self.layers, self.eye_used)
 
     @property
     def strength_factor(self) -> float:
@@ -270,6 +291,8 @@ class Settings:
             data = {**BEFORE_0_6, **data}
         if data and "step_decay" not in data:  # written before 0.7: its schedule
             data = {**BEFORE_0_7, **data}
+        if data and "eye" not in data:  # written before 0.8: VGG-19 at every step
+            data = {**BEFORE_0_8, **data}
         try:
             return cls(**data)
         except InputError as e:
@@ -385,6 +408,8 @@ def _validate(s: Settings) -> None:
     if s.steps == 0 and s.init != "fast":
         raise bad("steps", "0 steps paint nothing", "give 1 or more, or --preset instant for "
                   "the feed-forward picture alone")
+    check_number("judge_steps", s.judge_steps, integer=True)
+    object.__setattr__(s, "judge_steps", int(s.judge_steps))
     for name in ("scales", "tile", "fine_steps"):
         if getattr(s, name) is not None:
             check_number(name, getattr(s, name), integer=True)
@@ -411,7 +436,7 @@ def _validate(s: Settings) -> None:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight (or --strength) above 0")
     for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm",
-                 "style_loss", "preset", "parameterization"):
+                 "style_loss", "preset", "parameterization", "eye"):
         choices = meta[name]["choices"]
         if not isinstance(getattr(s, name), str) or getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")

@@ -25,7 +25,9 @@ from .prepare import checked_style_size, memory_plan, prepare
 from .schedule import Scale, plan_scales
 from .settings import Settings, flag
 from .steps import Continuation, Inputs, Step
-from .vgg import VGG19Features, load_model
+from .eyes import Eyes
+from .schedule import with_eyes
+from .vgg import VGG19Features, as_eyes, load_model
 
 ImageLike = Union[images.ImageSource, Image.Image]
 
@@ -100,7 +102,7 @@ def check_inputs(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
 
 
 def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
-                 settings: Settings | None = None, *, model: VGG19Features | None = None,
+                 settings: Settings | None = None, *, model: Eyes | VGG19Features | None = None,
                  resume: tuple[int, Image.Image] | None = None,
                  tile_progress: bool = False,
                  masks: Sequence[ImageLike] | None = None,
@@ -140,6 +142,7 @@ def iter_stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
         missing = set(settings.layers) - set(model.layers)
         if missing:
             raise ValueError(f"model lacks layers {sorted(missing)}; build it with load_model")
+        model = as_eyes(model, settings)
     if resume is not None and not 0 <= resume[0] < settings.steps:
         raise InputError("--resume", f"the saved run is at step {resume[0]} of {settings.steps}",
                          "there is nothing left to do; start a new run")
@@ -156,7 +159,7 @@ def stylize(content: ImageLike, styles: ImageLike | Sequence[ImageLike],
     return last.best_image()
 
 
-def _run(inputs: Inputs, model: VGG19Features | None, resume: tuple[int, Image.Image] | None,
+def _run(inputs: Inputs, model: Eyes | None, resume: tuple[int, Image.Image] | None,
          tile_progress: bool, cont: Continuation | None, cache: dict | None,
          fast=None) -> Iterator[Step | tiles.Progress]:
     """The loop, with running out of GPU memory turned into a clear error."""
@@ -183,7 +186,7 @@ def _run(inputs: Inputs, model: VGG19Features | None, resume: tuple[int, Image.I
                              "use a smaller --size")) from None
 
 
-def _loop(inputs: Inputs, model: VGG19Features, resume: tuple[int, Image.Image] | None,
+def _loop(inputs: Inputs, model: Eyes, resume: tuple[int, Image.Image] | None,
           tile_progress: bool, cont: Continuation | None,
           cache: dict | None) -> Iterator[Step | tiles.Progress]:
     """Every scale in turn: prepare it, then step until its steps are spent (or a video frame
@@ -191,7 +194,7 @@ def _loop(inputs: Inputs, model: VGG19Features, resume: tuple[int, Image.Image] 
     s, device = inputs.settings, inputs.device
     plan = plan_scales(*inputs.content.size, s)
     if cont is not None:  # a video frame from the previous one: only the full size is left to do
-        plan = [Scale(tuple(cont.previous.shape[-1:-3:-1]), cont.steps)]
+        plan = with_eyes([Scale(tuple(cont.previous.shape[-1:-3:-1]), cont.steps)], s)
     total = sum(sc.steps for sc in plan)
     gen = torch.Generator().manual_seed(s.seed)
     step_no = 0
@@ -208,14 +211,16 @@ def _loop(inputs: Inputs, model: VGG19Features, resume: tuple[int, Image.Image] 
             steps_here = step_no + sc.steps - done
             step_no = done
             resumed, resume = resume[1], None
-        p = prepare(model, inputs, sc.size, previous=x, resumed=resumed, generator=gen,
-                    cont=cont, cache=cache, budget=budget)
+        eye = model[sc.eye]  # this scale's network: its targets, its objective
+        p = prepare(eye, inputs, sc.size, previous=x, resumed=resumed, generator=gen,
+                    cont=cont, cache=None if cache is None else cache.setdefault(sc.eye, {}),
+                    budget=budget)
         x, opt, mem = p.x, p.optimiser, p.mem
         best_x, best_loss, best_step = p.picture(), math.inf, step_no
         bests: list[float] = []  # the best loss after each step, for a frame's stopping test
         for _ in range(steps_here):
             evaluated = p.picture()  # the picture this step's loss is measured on
-            terms = yield from _evaluate(model, p, device, tile_progress)
+            terms = yield from _evaluate(eye, p, device, tile_progress)
             step_no += 1
             loss = float(terms["total"])
             if loss < best_loss:  # False for NaN

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import examples, images
+from .eyes import Eyes, compress
 from .layers import CONVS, LAYER_NAMES
 from .weights import VGGWeights, load_weights
 
@@ -145,15 +146,40 @@ def reference_images() -> list[torch.Tensor]:
     return out
 
 
-def load_model(settings: Settings, device: torch.device | str = "cpu") -> VGG19Features:
-    """The normalised VGG-19 extractor for the layers, weights and pooling of `settings`."""
+def load_model(settings: Settings, device: torch.device | str = "cpu") -> Eyes:
+    """The networks a run of `settings` looks through (brushwork.eyes): the normalised VGG-19
+    extractor for its layers, weights and pooling, and the compressed one when it is used."""
     return load_network(*settings.model_key, device)
 
 
-def load_network(weights_source: str, pooling: str, layers: Sequence[str],
-                 device: torch.device | str = "cpu") -> VGG19Features:
-    """The normalised VGG-19 extractor for `Settings.model_key`'s parts: what a model cache
-    keyed by it loads."""
+def load_network(weights_source: str, pooling: str, layers: Sequence[str], eye: str = "vgg19",
+                 device: torch.device | str = "cpu") -> Eyes:
+    """The networks for `Settings.model_key`'s parts: what a model cache keyed by it loads."""
+    networks = {"vgg19": vgg_network(weights_source, pooling, layers, device)}
+    if eye == "lowrank":
+        networks["lowrank"] = compress(vgg_network(weights_source, pooling, layers, device))
+    return Eyes(networks)
+
+
+def as_eyes(model: VGG19Features | Eyes, settings: Settings) -> Eyes:
+    """A caller's network as the run's eyes (a bare VGG-19 extractor gets the compressed network
+    beside it when the settings use one)."""
+    if isinstance(model, Eyes):
+        if settings.eye_used not in model:
+            raise ValueError(f"the model lacks the {settings.eye_used} eye; load it with "
+                             "load_model(settings)")
+        return model
+    networks = {"vgg19": model}
+    if settings.eye_used == "lowrank":
+        device = model.mean.device
+        networks["lowrank"] = compress(vgg_network(model.source, settings.pooling, model.layers,
+                                                   device))
+    return Eyes(networks)
+
+
+def vgg_network(weights_source: str, pooling: str, layers: Sequence[str],
+                device: torch.device | str = "cpu") -> VGG19Features:
+    """The normalised VGG-19 extractor itself."""
     weights = load_weights(weights_source)
     if weights.source == "caffe":  # precomputed: scripts/make_filter_means.py
         table = torch.load(FILTER_MEANS_FILE, map_location="cpu", weights_only=True)

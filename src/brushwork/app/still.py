@@ -283,17 +283,18 @@ def run(st, state, queue: RunQueue, model_for, settings, device, content, styles
             keep(last.best_image(), last.step)
 
 
-def _work(last, settings) -> list[int]:
-    """Each step's pixels, in the run's order: a full-size step costs as many times a coarse one
-    as it has pixels (the coarse scales come first). Any size of the picture's shape gives its
-    plan."""
+def _work(last, settings) -> list[float]:
+    """Each step's cost, in the run's order: its pixels times its eye's cost (a full-size step
+    costs as many times a coarse one as it has pixels; the coarse scales come first). Any size
+    of the picture's shape gives its plan."""
     from brushwork import plan_scales
+    from brushwork.eyes import COST
 
-    return [sc.size[0] * sc.size[1] for sc in plan_scales(*last.size, settings)
+    return [sc.size[0] * sc.size[1] * COST[sc.eye] for sc in plan_scales(*last.size, settings)
             for _ in range(sc.steps)]
 
 
-def _time_left(work: list[int], step: int, started: float) -> float | None:
+def _time_left(work: list[float], step: int, started: float) -> float | None:
     """About how many seconds the run has left, from the time per pixel-step so far."""
     done = sum(work[:step])
     return (time.monotonic() - started) * (sum(work) - done) / done if done else None
@@ -311,7 +312,7 @@ def _show(st, state, steps, settings, keep):
     with st.expander("Details: the loss as it falls"):
         chart = st.empty()
     history: list[dict] = []
-    work: list[int] = []
+    work: list[float] = []
     shown, last, started = 0.0, None, time.monotonic()
     for record in steps:
         if isinstance(record, Progress):  # a large picture's step goes tile by tile

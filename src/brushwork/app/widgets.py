@@ -324,16 +324,17 @@ def estimate(size, steps, device, shape: tuple[int, int] = (4, 3)) -> str | None
 
 def cpu_seconds(shape: tuple[int, int], size: int, steps: int) -> float:
     """A still run's seconds in the app on a 2-core laptop CPU: APP_COST times the command
-    line's, which with the 0.6 defaults takes about 1.4 s per step at 512x384 (256 px, 100
-    steps: 40 s; 512 px, 130 steps: 57 s, start included), scaling with the area of each
-    scale's steps, plus the start."""
+    line's, which takes about 1.4 s per VGG-19 step at 512x384 (256 px, 100 steps: 40 s; 512
+    px, 130 steps: 57 s, start included, with 0.6's defaults), scaling with the area of each
+    scale's steps and the cost of its eye (brushwork.eyes.COST), plus the start."""
     from brushwork import plan_scales
+    from brushwork.eyes import COST
     from brushwork.settings import Settings
 
     per_px = 1.4 / (512 * 384)
     scales = plan_scales(*shape, Settings(size=size, steps=steps))
     return APP_COST * (3 + sum(sc.steps * max(0.05, sc.size[0] * sc.size[1] * per_px)
-                               for sc in scales))
+                               * COST[sc.eye] for sc in scales))
 
 
 def duration(secs: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -18,6 +19,7 @@ import uuid
 from typing import Any, Iterator, Sequence
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+STALLED = 60.0  # seconds without a byte from an event stream (the server pings every 15)
 
 
 class ServerError(Exception):
@@ -47,8 +49,11 @@ class Client:
             raise ServerError(_said(e.read(), e.code), e.code) from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
+            if isinstance(reason, (TimeoutError, socket.timeout)):
+                raise ServerError(f"the brushwork server at {self.url} stopped answering "
+                                  f"({path.split('?')[0]}); try again, or restart it") from None
             raise ServerError(f"no brushwork server answers at {self.url} ({reason}); start one "
-                              "with 'brushwork serve', or set the server in the docker") from None
+                              "with 'brushwork serve', or press Start in the docker") from None
 
     def _json(self, method: str, path: str, **kw) -> dict[str, Any]:
         with self._request(method, path, **kw) as r:
@@ -75,16 +80,24 @@ class Client:
         return self._json("GET", f"/jobs/{job}")
 
     def events(self, job: str) -> Iterator[dict[str, Any]]:
-        """The job's states as the server sends them (server-sent events), the last ended."""
-        with self._request("GET", f"/jobs/{job}/events", timeout=3600) as r:
+        """The job's states as the server sends them (server-sent events), the last ended. The
+        server pings every 15 s, so a minute of silence is a stalled server: one line."""
+        with self._request("GET", f"/jobs/{job}/events", timeout=STALLED) as r:
             data: list[str] = []
-            for raw in r:
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if line.startswith("data:"):
-                    data.append(line[5:].strip())
-                elif not line and data:
-                    yield json.loads("\n".join(data))
-                    data = []
+            try:
+                for raw in r:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield json.loads("\n".join(data))
+                        data = []
+            except (TimeoutError, socket.timeout):
+                raise ServerError(f"the brushwork server at {self.url} sent nothing for "
+                                  f"{STALLED:.0f} s; it may be stalled: try again, or restart "
+                                  "it") from None
+            except OSError as e:
+                raise ServerError(f"the connection to {self.url} broke ({e})") from None
 
     def image(self, job: str, which: str = "result") -> bytes:
         """The job's result (or latest preview) as PNG bytes."""

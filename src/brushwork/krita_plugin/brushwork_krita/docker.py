@@ -1,32 +1,47 @@
-"""The brushwork docker: paintings (files or open layers), preset and strength, size and steps in
-the web app's words (read from the server), Paint and Cancel, progress with the time left and
-the preview, and the server's address, token and `brushwork` executable as settings."""
+"""The brushwork docker: paintings (files or open layers), the preset as the starting point and
+what the painter moved after it, Paint (queued while a job runs) and Cancel, progress with the
+time left and the preview, a history of the results, a live mode, and the server (its address,
+token, and a `brushwork serve` it can start).
+
+Krita's main thread never waits: every request runs in a worker thread (`background.call`, or a
+job's `JobWorker`) and answers by a signal; starting a server polls its health in the
+background and can be stopped; masks are made by Qt's image operations (`paint`)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from krita import DockWidget, Krita
-from PyQt5.QtCore import QThread, Qt, pyqtSignal
-from PyQt5.QtGui import QImage, QPixmap
+from PyQt5.QtCore import QSize, QThread, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
-                             QInputDialog, QLabel, QLineEdit, QListWidget, QMessageBox,
-                             QProgressBar, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+                             QInputDialog, QLabel, QLineEdit, QListView, QListWidget,
+                             QListWidgetItem, QProgressBar, QPushButton, QSlider, QSpinBox,
+                             QVBoxLayout, QWidget)
 
-from . import paint
-from .client import DEFAULT_URL, Client, ServerError, start_server, stop_server
+from . import background, paint
+from .client import DEFAULT_URL, Client, ServerError, exit_reason, launch, server_command
 
 SETTINGS_GROUP = "brushwork"
-PREVIEW_PX = 240
-# Used when no server answers yet: the web app's labels, and brushwork's defaults.
-FALLBACK = {"max_size": 1024, "max_steps": 500, "presets": ["default", "instant", "subtle",
-                                                            "bold"]}
+PREVIEW_PX, THUMB_PX = 240, 72
+START_WAIT = 120.0  # seconds a started server may take to answer
+LIVE_QUIET_MS, LIVE_POLL_MS = 1000, 300  # live mode: repaint this long after the last change
+# Used when no server answers yet: brushwork's presets and defaults.
+FALLBACK = {"max_size": 1024, "presets": {"default": {"sets": {}}, "instant": {"sets": {
+    "init": "fast", "steps": 0}}, "subtle": {"sets": {"strength": 0.3}}, "bold": {"sets": {
+        "strength": 0.8, "style_scale": 1.5}}}, "steps": 118}
 
 
-class Worker(QThread):
-    """A job's server side (submit, follow, fetch) off Krita's main thread."""
+class JobWorker(QThread):
+    """A job's server side (encode, submit, follow, fetch, and the previews) off Krita's main
+    thread. `cancel()` reaches the server at once, queued or running, from its own thread."""
 
     progress = pyqtSignal(dict)
+    preview = pyqtSignal(bytes)
     finished_job = pyqtSignal(object)
     failed = pyqtSignal(str)
 
@@ -36,104 +51,202 @@ class Worker(QThread):
 
     def run(self) -> None:
         try:
-            paint.run(self.client, self.job, self.progress.emit, lambda: self.cancel_asked)
+            paint.run(self.client, self.job, self.progress.emit, lambda: self.cancel_asked,
+                      self.preview.emit)
             self.finished_job.emit(self.job)
         except ServerError as e:
             self.failed.emit(str(e))
         except Exception as e:  # noqa: BLE001  one line in the docker, never a traceback
             self.failed.emit(f"brushwork: {type(e).__name__}: {e}"[:300])
 
+    def cancel(self) -> None:
+        self.cancel_asked = True
+        job = self.job
+        if job.id is not None and job.cancel_sent is None:
+            job.cancel_sent = time.monotonic()
+            background.call(lambda: self.client.cancel(job.id), lambda _: None, lambda _: None)
+
+
+@dataclass
+class Result:
+    """One picture of the history: its job (the canvas part, its settings) and its layer."""
+
+    job: paint.Job
+    thumb: QImage
+    layer: Any = None
+    seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
+
 
 class BrushworkDocker(DockWidget):
-    """The docker itself. `paint_now()` and `last_layer` are public for scripts and tests."""
+    """The docker. Its buttons' slots (`paint_now`, `cancel`, `start_server`, ...) are public
+    for scripts and tests; `document` may be set to paint a document that is not the active
+    one."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("brushwork")
         self.paintings: list[paint.Painting] = []
-        self.worker: Worker | None = None
-        self.server = None  # a `brushwork serve` this docker started
-        self.last_layer = None
+        self.worker: JobWorker | None = None
+        self.waiting: list[paint.Job] = []  # painted after the running one
+        self.history: list[Result] = []
+        self.server: subprocess.Popen | None = None  # a `brushwork serve` this docker started
+        self.starting_server = False
         self.info: dict = {}
+        self.document = None
+        self.shown: dict[str, Any] = {}  # what the preset showed in the widgets
         self.started = 0.0
+        self.live_layer = None
+        self.live_worker: JobWorker | None = None
+        self._live_seen = b""
+        self._live_dirty = False
         self._build()
+        self._restore()
+        self.show_preset()
+        self.live_poll = QTimer(self)
+        self.live_poll.setInterval(LIVE_POLL_MS)
+        self.live_poll.timeout.connect(self._live_check)
+        self.live_quiet = QTimer(self)
+        self.live_quiet.setSingleShot(True)
+        self.live_quiet.setInterval(LIVE_QUIET_MS)
+        self.live_quiet.timeout.connect(self._live_paint)
         Krita.instance().notifier().applicationClosing.connect(self.shutdown)
 
     # ---- the panel -------------------------------------------------------------------------
     def _build(self) -> None:
         root = QWidget()
         col = QVBoxLayout(root)
-        col.addWidget(QLabel("Paintings"))
-        self.list = QListWidget()
-        self.list.setMaximumHeight(90)
-        col.addWidget(self.list)
+        col.addLayout(self._paintings_box())
+        col.addLayout(self._settings_box())
+        col.addLayout(self._run_box())
+        col.addLayout(self._history_box())
+        col.addLayout(self._server_box())
+        col.addStretch(1)
+        self.setWidget(root)
+
+    def _buttons(self, *specs) -> QHBoxLayout:
         row = QHBoxLayout()
-        for text, slot in (("Add file…", self.add_file), ("Add open layer…", self.add_layer),
-                           ("Region from layer…", self.set_region), ("Remove", self.remove)):
+        for text, slot, name in specs:
             b = QPushButton(text)
-            b.clicked.connect(slot)
+            b.clicked.connect(lambda _checked=False, f=slot: f())
+            setattr(self, name, b)
             row.addWidget(b)
-        col.addLayout(row)
+        return row
+
+    def _paintings_box(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        box.addWidget(QLabel("Paintings"))
+        self.list = QListWidget()
+        self.list.setMaximumHeight(80)
+        box.addWidget(self.list)
+        box.addLayout(self._buttons(("Add file…", self.add_file, "add_file_button"),
+                                    ("Add open layer…", self.add_layer, "add_layer_button"),
+                                    ("Region from layer…", self.set_region, "region_button"),
+                                    ("Remove", self.remove, "remove_button")))
+        return box
+
+    def _settings_box(self) -> QFormLayout:
         form = QFormLayout()
         self.what = QComboBox()
         self.what.addItems(["the active layer", "the whole image"])
         form.addRow("Paint", self.what)
-        self.region = QCheckBox("the selection only (the photo kept outside)")
+        self.region = QCheckBox("the selection only, at its own pixels (the rest untouched)")
         self.region.setChecked(True)
         form.addRow("Where", self.region)
         self.preset = QComboBox()
-        self.preset.addItems(FALLBACK["presets"])
+        self.preset.addItems(list(FALLBACK["presets"]))
+        self.preset.currentTextChanged.connect(lambda _: self.show_preset())
         form.addRow("Preset", self.preset)
         self.strength = QSlider(Qt.Horizontal)
         self.strength.setRange(0, 100)
-        self.strength.setValue(50)
         form.addRow("Strength", self.strength)
         self.size = QSpinBox()
         self.size.setRange(0, 8192)
-        self.size.setSpecialValueText("the canvas (capped by the server)")
+        self.size.setSpecialValueText("its own pixels (up to the server's limit)")
         form.addRow("Size (px)", self.size)
         self.steps = QSpinBox()
         self.steps.setRange(0, 100000)
-        self.steps.setSpecialValueText("the preset's")
         form.addRow("Steps", self.steps)
-        col.addLayout(form)
-        row = QHBoxLayout()
-        self.paint_button = QPushButton("Paint")
-        self.paint_button.clicked.connect(self.paint_now)
-        self.cancel_button = QPushButton("Cancel")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        form.addRow("Seed", self.seed)
+        self.live = QCheckBox("Live: repaint the instant picture a second after each stroke")
+        self.live.toggled.connect(self.set_live)
+        form.addRow("", self.live)
+        return form
+
+    def _run_box(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        box.addLayout(self._buttons(("Paint", self.paint_now, "paint_button"),
+                                    ("Cancel", self.cancel, "cancel_button")))
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        row.addWidget(self.paint_button)
-        row.addWidget(self.cancel_button)
-        col.addLayout(row)
         self.bar = QProgressBar()
-        col.addWidget(self.bar)
+        box.addWidget(self.bar)
         self.status = QLabel("Choose a painting, then Paint.")
         self.status.setWordWrap(True)
-        col.addWidget(self.status)
+        box.addWidget(self.status)
         self.preview = QLabel()
         self.preview.setMinimumHeight(PREVIEW_PX // 2)
-        col.addWidget(self.preview)
-        server = QFormLayout()
+        box.addWidget(self.preview)
+        return box
+
+    def _history_box(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        box.addWidget(QLabel("History (since Krita started)"))
+        self.history_list = QListWidget()
+        self.history_list.setViewMode(QListView.IconMode)
+        self.history_list.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.history_list.setMaximumHeight(THUMB_PX + 40)
+        box.addWidget(self.history_list)
+        box.addLayout(self._buttons(("Apply as layer", self.apply_result, "apply_button"),
+                                    ("Variation", self.variation, "variation_button"),
+                                    ("Discard", self.discard, "discard_button")))
+        return box
+
+    def _server_box(self) -> QFormLayout:
+        form = QFormLayout()
         self.url = QLineEdit(self._read("url", DEFAULT_URL))
         self.token = QLineEdit(self._read("token", ""))
         self.token.setEchoMode(QLineEdit.Password)
-        self.executable = QLineEdit(self._read("executable", "brushwork"))
+        self.executable = QLineEdit(self._read("executable", ""))
+        self.executable.setPlaceholderText("the brushwork that installed this plug-in")
         for name, edit in (("url", self.url), ("token", self.token),
                            ("executable", self.executable)):
             edit.editingFinished.connect(lambda n=name, e=edit: self._write(n, e.text()))
-        server.addRow("Server", self.url)
-        server.addRow("Token", self.token)
-        server.addRow("brushwork", self.executable)
-        col.addLayout(server)
-        col.addStretch(1)
-        self.setWidget(root)
+        form.addRow("Server", self.url)
+        form.addRow("Token", self.token)
+        form.addRow("brushwork", self.executable)
+        row = self._buttons(("Connect", self.connect_server, "connect_button"),
+                            ("Start brushwork serve", self.start_server, "start_button"))
+        form.addRow("", row)
+        return form
 
+    # ---- what survives a restart -------------------------------------------------------------
     def _read(self, key: str, default: str) -> str:
         return Krita.instance().readSetting(SETTINGS_GROUP, key, default)
 
     def _write(self, key: str, value: str) -> None:
         Krita.instance().writeSetting(SETTINGS_GROUP, key, value)
+
+    def save_state(self) -> None:
+        """The paintings (files) and the settings, for the next start of Krita."""
+        state = {"paintings": [p.path for p in self.paintings if p.path],
+                 "preset": self.preset.currentText(), "what": self.what.currentIndex(),
+                 "region": self.region.isChecked(), "moved": self.moved()}
+        self._write("state", json.dumps(state))
+
+    def _restore(self) -> None:
+        try:
+            state = json.loads(self._read("state", "{}") or "{}")
+        except ValueError:
+            return
+        for path in state.get("paintings", []):
+            self.add_painting(paint.Painting(path.rsplit("/", 1)[-1], path=path), save=False)
+        if state.get("preset"):
+            self.preset.setCurrentText(state["preset"])
+        self.what.setCurrentIndex(int(state.get("what", 0)))
+        self.region.setChecked(bool(state.get("region", True)))
+        self._restored_moves = state.get("moved", {})
 
     def canvasChanged(self, canvas) -> None:
         pass
@@ -158,7 +271,7 @@ class BrushworkDocker(DockWidget):
 
     def set_region(self) -> None:
         """The chosen painting applies where a layer of this canvas is opaque and light."""
-        row, doc = self.list.currentRow(), Krita.instance().activeDocument()
+        row, doc = self.list.currentRow(), self.target()
         if row < 0 or doc is None:
             self.say("Choose a painting in the list first, then its region's layer.")
             return
@@ -166,94 +279,229 @@ class BrushworkDocker(DockWidget):
         name, ok = QInputDialog.getItem(self, "Where this painting applies",
                                         "Layer (white: here)", list(layers), 0, False)
         if ok:
-            self.paintings[row].region = layers[name]
-            self.list.item(row).setText(f"{self.paintings[row].label}  (region: {name})")
+            self.set_region_layer(row, layers[name])
 
-    def add_painting(self, painting: paint.Painting) -> None:
+    def set_region_layer(self, row: int, node) -> None:
+        self.paintings[row].region = node
+        self.list.item(row).setText(f"{self.paintings[row].label}  (region: {node.name()})")
+
+    def add_painting(self, painting: paint.Painting, save: bool = True) -> None:
         self.paintings.append(painting)
         self.list.addItem(painting.label)
+        if save:
+            self.save_state()
 
     def remove(self) -> None:
         row = self.list.currentRow()
         if row >= 0:
             self.list.takeItem(row)
             self.paintings.pop(row)
+            self.save_state()
+
+    # ---- the preset and what was moved after it ---------------------------------------------
+    def preset_values(self, name: str) -> dict[str, Any]:
+        """What the widgets show for a preset: brushwork's defaults, then the preset's values."""
+        presets = self.info.get("presets") or FALLBACK["presets"]
+        fields = self.info.get("settings", {})
+        defaults = {k: fields[k]["default"] for k in ("strength", "steps", "seed")
+                    if k in fields} or {"steps": FALLBACK["steps"], "seed": 0}
+        values = {**defaults, **presets.get(name, {}).get("sets", {})}
+        return {"strength": 0.5 if values.get("strength") is None else values["strength"],
+                "size": values.get("size", 0), "steps": values.get("steps", FALLBACK["steps"]),
+                "seed": values.get("seed", 0)}
+
+    def _widget_values(self) -> dict[str, Any]:
+        return {"strength": self.strength.value() / 100, "size": self.size.value(),
+                "steps": self.steps.value(), "seed": self.seed.value()}
+
+    def _set_widgets(self, values: dict[str, Any], quiet: bool = False) -> None:
+        widgets = {"strength": (self.strength, lambda v: round(v * 100)),
+                   "size": (self.size, int), "steps": (self.steps, int), "seed": (self.seed, int)}
+        for name, v in values.items():
+            if name in widgets:
+                widget, convert = widgets[name]
+                widget.blockSignals(quiet)
+                widget.setValue(convert(v))
+                widget.blockSignals(False)
+
+    def show_preset(self) -> None:
+        """The preset is the starting point: the sliders show its values, and only what the
+        painter moves afterwards is sent over it."""
+        self._set_widgets(self.preset_values(self.preset.currentText()), quiet=True)
+        self.shown = self._widget_values()
+        moves, self._restored_moves = getattr(self, "_restored_moves", {}), {}
+        self._set_widgets(moves)  # a restart: what was moved before it
+
+    def moved(self) -> dict[str, Any]:
+        return {k: v for k, v in self._widget_values().items() if v != self.shown.get(k)}
+
+    def settings(self) -> dict[str, Any]:
+        """The job's settings: the preset, what was moved after it, and the preset's own size
+        (a print preset's 2048 px); the size otherwise is the part painted's own pixels."""
+        out = {"preset": self.preset.currentText(), **self.moved()}
+        if not out.get("size"):
+            out.pop("size", None)
+            preset_size = self.preset_values(self.preset.currentText())["size"]
+            if preset_size:
+                out["size"] = preset_size
+        return out
 
     # ---- the server ----------------------------------------------------------------------
     def client(self) -> Client:
         return Client(self.url.text().strip() or DEFAULT_URL, self.token.text())
 
-    def _connect(self) -> Client:
-        """A server that answers: the one set, or (asked) one started on the loopback."""
+    def connect_server(self, then=None) -> None:
+        """Ask the server for its limits and presets, in the background; `then()` once it
+        answers."""
+        self.say(f"Connecting to {self.client().url} …")
         client = self.client()
-        try:
-            self.info = client.info()
-        except ServerError as e:
-            if e.status or not client.url.startswith("http://127.0.0.1"):
-                raise
-            ask = QMessageBox.question(self, "brushwork", f"{e}\n\nStart brushwork serve on "
-                                       "this machine now?")
-            if ask != QMessageBox.Yes:
-                raise
-            port = int(client.url.rsplit(":", 1)[-1]) if client.url.count(":") == 2 else 8000
-            self.server = start_server(self.executable.text().strip() or "brushwork", port)
-            self.info = client.info()
-        presets = list(self.info.get("presets", {})) or FALLBACK["presets"]
+
+        def connected(info: dict) -> None:
+            self.info = info
+            self._offer_presets()
+            self.say(f"Connected to brushwork {info.get('version', '')} at {client.url}.")
+            if then is not None:
+                then()
+
+        def refused(message: str) -> None:
+            self.say(message + (" Press Start brushwork serve to start one here."
+                                if client.url.startswith("http://127.0.0.1") else ""))
+            self._idle()
+
+        background.call(client.info, connected, refused)
+
+    def _offer_presets(self) -> None:
+        presets = list(self.info.get("presets", {})) or list(FALLBACK["presets"])
         if [self.preset.itemText(i) for i in range(self.preset.count())] != presets:
             current = self.preset.currentText()
+            self.preset.blockSignals(True)
             self.preset.clear()
             self.preset.addItems(presets)
-            self.preset.setCurrentText(current)
-        return client
+            self.preset.setCurrentText(current if current in presets else "default")
+            self.preset.blockSignals(False)
+        moved = self.moved()
+        self.show_preset()  # the server's own values for the preset
+        self._set_widgets(moved)  # what the painter had moved stays moved
+
+    def start_server(self) -> None:
+        """`brushwork serve` on the loopback at the set port, started and polled in the
+        background (the status counts the seconds; Cancel stops it)."""
+        if self.server is not None and self.server.poll() is None:
+            self.say("brushwork serve is already running (started here).")
+            return
+        url = self.client().url
+        port = int(url.rsplit(":", 1)[-1]) if url.count(":") == 2 else 8000
+        try:
+            self.server = launch(server_command(self.executable.text()), port)
+        except (ServerError, OSError) as e:
+            self.say(str(e))
+            return
+        self.starting = time.monotonic()
+        self.starting_server = True
+        self.cancel_button.setEnabled(True)
+        self.start_button.setEnabled(False)
+        self._poll_server()
+
+    def _poll_server(self) -> None:
+        proc, client = self.server, Client(self.client().url)
+        if proc is None:
+            return
+        waited = time.monotonic() - self.starting
+        if proc.poll() is not None:
+            self.server, self.starting_server = None, False
+            self._idle()
+            background.call(lambda: exit_reason(proc), self.say)
+            return
+        if waited > START_WAIT:
+            self.stop_server()
+            self.say(f"brushwork serve did not answer within {START_WAIT:.0f} s; stopped it.")
+            return
+        self.say(f"Starting brushwork serve … {waited:.0f} s (Cancel stops it)")
+
+        def up(_):
+            self.starting_server = False
+            self._idle()
+            self.connect_server()
+
+        def not_yet(_):
+            if self.server is proc:
+                QTimer.singleShot(500, self._poll_server)
+
+        background.call(client.health, up, not_yet)
+
+    def stop_server(self) -> None:
+        proc, self.server, self.starting_server = self.server, None, False
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            background.call(lambda: proc.wait(30), lambda _: None, lambda _: proc.kill())
+        self._idle()
 
     def shutdown(self) -> None:
-        stop_server(self.server)
-        self.server = None
+        self.save_state()
+        self.stop_server()
 
     # ---- painting ------------------------------------------------------------------------
-    def settings(self, limits: dict) -> dict:
-        doc = Krita.instance().activeDocument()
-        longer = max(doc.width(), doc.height())
-        size = self.size.value() or min(longer, limits.get("max_size", FALLBACK["max_size"]))
-        out = {"preset": self.preset.currentText(), "size": size,
-               "strength": self.strength.value() / 100}
-        if self.steps.value():
-            out["steps"] = self.steps.value()
-        return out
+    def target(self):
+        return self.document or Krita.instance().activeDocument()
 
-    def paint_now(self) -> None:
-        """Paint: gather the canvas, send it, follow it, place the result (errors in one
-        line in the docker)."""
+    def paint_now(self, settings: dict | None = None) -> None:
+        """Paint: connect if need be, gather the canvas (quick, here), then send it in the
+        background; while a job runs, the new one waits its turn."""
+        if not self.info:
+            self.connect_server(then=lambda: self.paint_now(settings))
+            return
         try:
-            doc = Krita.instance().activeDocument()
-            if doc is None:
-                raise ServerError("open an image first")
-            client = self._connect()
-            limits = self.info.get("limits", {})
-            source = doc.activeNode() if self.what.currentIndex() == 0 else None
-            job = paint.gather(doc, source, self.paintings, self.settings(limits),
-                               self.region.isChecked(), limits)
+            job = self.gather(settings or self.settings())
         except ServerError as e:
             self.say(str(e))
             return
-        self.worker = Worker(client, job)
-        self.worker.progress.connect(self.on_progress)
-        self.worker.finished_job.connect(self.on_done)
-        self.worker.failed.connect(self.on_failed)
+        self.save_state()
+        if self.worker is not None:
+            self.waiting.append(job)
+            self.say(f"Queued here: {len(self.waiting)} after the one painting now.")
+            return
+        self._send(job)
+
+    def gather(self, settings: dict, use_selection: bool | None = None,
+               source=False) -> paint.Job:
+        """A job of the target document (quick, on the main thread): the active layer or the
+        whole image as the Paint box says, or `source` (a node) when given."""
+        doc = self.target()
+        if doc is None:
+            raise ServerError("open an image first")
+        if source is False:
+            source = doc.activeNode() if self.what.currentIndex() == 0 else None
+        if source is not None and source == self.live_layer:
+            raise ServerError("the active layer is brushwork's live layer; choose the layer "
+                              "to paint")
+        selection = self.region.isChecked() if use_selection is None else use_selection
+        return paint.gather(doc, source, self.paintings, settings, selection,
+                            self.info.get("limits", {}))
+
+    def _send(self, job: paint.Job) -> None:
+        self.worker = worker = JobWorker(self.client(), job)
+        worker.progress.connect(self.on_progress)
+        worker.preview.connect(self.show_preview)
+        worker.finished_job.connect(self.on_done)
+        worker.failed.connect(self.on_failed)
         self.started = time.monotonic()
-        self.paint_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.say("Sent: waiting for the server …")
-        self.worker.start()
+        self.say((job.note + ". " if job.note else "") + "Sent: waiting for the server …")
+        worker.start()
 
     def cancel(self) -> None:
+        if self.starting_server:
+            self.stop_server()
+            self.say("Stopped starting brushwork serve.")
+            return
+        self.waiting.clear()
         if self.worker is not None:
-            self.worker.cancel_asked = True
+            self.worker.cancel()
             self.say("Cancelling: the best picture so far comes back as the layer …")
 
     def on_progress(self, event: dict) -> None:
         if event["state"] == "queued":
-            self.say(f"In line: number {event.get('position', 1)}")
+            self.say(f"In line on the server: number {event.get('position', 1)}")
         elif event["state"] == "running" and event.get("total"):
             step, total = event["step"], event["total"]
             self.bar.setRange(0, total)
@@ -261,34 +509,155 @@ class BrushworkDocker(DockWidget):
             spent = time.monotonic() - self.started
             left = f", about {spent / step * (total - step):.0f} s left" if step else ""
             self.say(f"Step {step} of {total}{left}")
-            if event.get("preview"):
-                try:
-                    self.show_preview(self.client().image(self.worker.job.id, "preview"))
-                except ServerError:
-                    pass
 
     def show_preview(self, png: bytes) -> None:
         image = QImage.fromData(png)
-        self.preview.setPixmap(QPixmap.fromImage(image).scaledToWidth(
-            min(PREVIEW_PX, image.width()), Qt.SmoothTransformation))
+        if not image.isNull():
+            self.preview.setPixmap(QPixmap.fromImage(image).scaledToWidth(
+                min(PREVIEW_PX, image.width()), Qt.SmoothTransformation))
 
     def on_done(self, job: paint.Job) -> None:
-        self._idle()
+        seconds = time.monotonic() - self.started
+        self.worker = None
         try:
-            self.last_layer = paint.place(job)
+            layer = paint.place(job)
+        except ServerError as e:
+            self.say(str(e))
+            self._next()
+            return
+        self.show_preview(job.result)
+        self._remember(job, layer, seconds)
+        self.say(f"Done in {seconds:.0f} s: layer '{job.name}'.")
+        self._next()
+
+    def on_failed(self, message: str) -> None:
+        self.worker = None
+        self.say(message)
+        self._next()
+
+    def _next(self) -> None:
+        if self.waiting:
+            self._send(self.waiting.pop(0))
+        else:
+            self._idle()
+
+    def _idle(self) -> None:
+        self.cancel_button.setEnabled(self.worker is not None or self.starting_server)
+        self.start_button.setEnabled(True)
+
+    def say(self, text: str) -> None:
+        self.status.setText(" ".join(str(text).split()))
+
+    # ---- the history -----------------------------------------------------------------------
+    def _remember(self, job: paint.Job, layer, seconds: float) -> None:
+        thumb = QImage.fromData(job.result).scaled(THUMB_PX, THUMB_PX, Qt.KeepAspectRatio,
+                                                   Qt.SmoothTransformation)
+        result = Result(job, thumb, layer, seconds, dict(job.settings))
+        self.history.append(result)
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumb)), f"#{len(self.history)}")
+        item.setToolTip(json.dumps(result.settings))
+        self.history_list.addItem(item)
+        self.history_list.setCurrentRow(self.history_list.count() - 1)
+
+    def _chosen(self) -> Result | None:
+        row = self.history_list.currentRow()
+        if row < 0:
+            self.say("Choose a picture in the history first.")
+            return None
+        return self.history[row]
+
+    def apply_result(self) -> None:
+        """The chosen picture as a new layer again (the painter may have deleted its first)."""
+        result = self._chosen()
+        if result is not None:
+            result.layer = paint.place(result.job)
+            self.say(f"Applied: layer '{result.job.name}'.")
+
+    def discard(self) -> None:
+        """The chosen picture out of the history, and its layer out of the image."""
+        row = self.history_list.currentRow()
+        if row < 0:
+            return
+        result = self.history.pop(row)
+        self.history_list.takeItem(row)
+        if result.layer is not None:
+            try:
+                result.layer.remove()
+                result.job.document.refreshProjection()
+            except Exception:  # noqa: BLE001  the painter removed it already
+                pass
+
+    def variation(self) -> None:
+        """The chosen picture's settings again, with another seed."""
+        result = self._chosen()
+        if result is not None:
+            settings = dict(result.settings)
+            settings["seed"] = int(settings.get("seed", 0)) + 1 + len(self.history)
+            self.paint_now(settings)
+
+    # ---- live mode -----------------------------------------------------------------------
+    def set_live(self, on: bool) -> None:
+        """Live: the instant picture of the active layer (or the selection) repainted about a
+        second after the painter stops a stroke, into one live layer."""
+        if on:
+            self._live_seen = b""
+            self.live_poll.start()
+            self.say("Live: paint on the active layer; the live layer follows a second later.")
+            self._live_check()
+        else:
+            self.live_poll.stop()
+            self.live_quiet.stop()
+
+    def _live_source(self):
+        """The layer live mode watches: the active one, or with none active (a script's
+        document), the bottom layer that is not the live layer."""
+        doc = self.target()
+        if doc is None:
+            return None, None
+        node = doc.activeNode()
+        if node is None or node == self.live_layer:
+            node = next((n for n in doc.topLevelNodes() if n != self.live_layer), None)
+        return doc, node
+
+    def _live_check(self) -> None:
+        doc, node = self._live_source()
+        if node is None:
+            return
+        thumb = node.thumbnail(48, 48)
+        stamp = bytes(thumb.constBits().asstring(thumb.byteCount()))
+        if stamp != self._live_seen:
+            self._live_seen = stamp
+            self.live_quiet.start()  # restarted by every change: fires once the strokes stop
+
+    def _live_paint(self) -> None:
+        if self.live_worker is not None:
+            self._live_dirty = True
+            return
+        doc, node = self._live_source()
+        try:
+            if node is None:
+                raise ServerError("live: no layer to watch; open an image")
+            job = self.gather({"preset": "instant", "seed": self.seed.value()}, source=node)
         except ServerError as e:
             self.say(str(e))
             return
-        self.show_preview(job.result)
-        self.say(f"Done in {time.monotonic() - self.started:.0f} s: layer '{job.name}'.")
+        self.live_worker = worker = JobWorker(self.client(), job)
+        worker.finished_job.connect(self._live_done)
+        worker.failed.connect(self._live_failed)
+        worker.start()
 
-    def on_failed(self, message: str) -> None:
-        self._idle()
-        self.say(message)
+    def _live_done(self, job: paint.Job) -> None:
+        self.live_worker = None
+        if self.live.isChecked():
+            if self.live_layer is None or self.live_layer.parentNode() is None:
+                self.live_layer = None
+                job.name = "brushwork live"
+            self.live_layer = paint.place(job, self.live_layer)
+            self.say("Live: updated.")
+        if self._live_dirty:
+            self._live_dirty = False
+            self.live_quiet.start()
 
-    def _idle(self) -> None:
-        self.paint_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def say(self, text: str) -> None:
-        self.status.setText(" ".join(text.split()))
+    def _live_failed(self, message: str) -> None:
+        self.live_worker = None
+        self.say("Live: " + message)
