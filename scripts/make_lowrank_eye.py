@@ -13,8 +13,8 @@ the compressed layers before it give (their asymmetric form, so errors do not pi
 reduced-rank least squares: the layer's linear responses to the compressed inputs are fitted
 to the original network's responses to the original inputs (ridge), and projected on their
 top d principal directions. The data: the bundled photos and paintings at two sizes, in colour
-and grey, the example result, and each photo blended with each painting (what the optimiser's
-pictures look like on the way).
+and grey, the example result, each photo blended with each painting, and each photo painted in
+each painting through VGG-19 (what the optimiser's pictures look like on the way).
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from brushwork import examples, images  # noqa: E402
+from brushwork import Settings, examples, images, stylize  # noqa: E402
 from brushwork.eyes import LOWRANK_FILE, RANKS  # noqa: E402
 from brushwork.vgg import vgg_network  # noqa: E402
 
 # Positions per layer the least squares see (sampled evenly from all pictures' positions).
 POSITIONS = 60_000
 RIDGE = 1e-3  # times the mean diagonal of the inputs' second moments
+PAINTED_PX, PAINTED_STEPS = 256, 40  # the painted pictures among the data
 
 
 def pictures() -> list[torch.Tensor]:
@@ -52,6 +53,9 @@ def pictures() -> list[torch.Tensor]:
         a = images.to_tensor(images.resize(photo, size))
         for painting in paintings:
             out.append(0.5 * a + 0.5 * images.to_tensor(images.resize(painting, size)))
+            # what the optimiser's pictures are: the photo painted through VGG-19 itself
+            settings = Settings(size=PAINTED_PX, steps=PAINTED_STEPS, eye="vgg19", device="cpu")
+            out.append(images.to_tensor(stylize(photo, painting, settings)))
     return out
 
 

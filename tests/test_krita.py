@@ -147,11 +147,13 @@ def test_the_docker_paints_a_layer_and_a_selection_in_real_krita(tmp_path):
     result = Image.open(tmp_path / "report.json.result.png").convert("RGB")
     assert result.size == (w, h) and layer.tobytes() == result.tobytes()
     assert got["source_unchanged"]
-    selected = bgra(tmp_path / "report.json.selected.raw", w, h)
-    right = (w // 2 + 8, 0, w, h)  # outside the selection, past the feathered edge
-    assert moved_from_photo(selected.crop(right), photo_im.crop(right)) < 3
-    left = (0, 0, w // 2 - 8, h)
-    assert moved_from_photo(selected.crop(left), photo_im.crop(left)) > PAINTED
+    selected = Image.frombytes("RGBA", (w, h), (tmp_path / "report.json.selected.raw")
+                               .read_bytes(), "raw", "BGRA")
+    right = (w // 2, 0, w, h)  # outside the selection: nothing, so the source shows as it was
+    assert selected.getchannel("A").crop(right).getextrema() == (0, 0)
+    left = (0, 0, w // 2 - 2, h)
+    assert selected.getchannel("A").crop(left).getextrema() == (255, 255)
+    assert moved_from_photo(selected.convert("RGB").crop(left), photo_im.crop(left)) > PAINTED
     assert "over this server's 1024" in got["refused"]
     # layers as regions, one per painting: the left half's layer, the right half's
     left, right = (Image.open(tmp_path / f"report.json.mask{i}.png").convert("L") for i in (0, 1))

@@ -79,9 +79,29 @@ def test_a_record_of_0_6_still_means_what_it_meant():
     from brushwork import plan_scales
 
     record_0_6 = {k: v for k, v in Settings().to_dict().items()
-                  if k not in ("fine_steps", "step_decay", "parameterization", "average")}
+                  if k not in ("fine_steps", "step_decay", "parameterization", "average", "eye",
+                               "judge_steps")}
     record_0_6.update(steps=130, init="content")  # 0.6's defaults, as its records hold them
     s = Settings.from_record(record_0_6)
     assert (s.fine_steps, s.step_decay, s.parameterization, s.average) == (None, 0.6, "pixels", 0)
     assert [sc.steps for sc in plan_scales(512, 384, s)] == [64, 39, 27]
     assert Settings.from_record(Settings().to_dict()) == Settings()  # today's round-trips
+
+
+def test_a_record_of_0_7_still_means_its_picture_every_step_through_vgg19():
+    """A 0.7 record has no eye: it is painted as 0.7 did, VGG-19 at every step; today's
+    default looks through the compressed network for all but the last full-size steps."""
+    from brushwork import plan_scales
+
+    record_0_7 = {k: v for k, v in Settings().to_dict().items()
+                  if k not in ("eye", "judge_steps")}
+    old = Settings.from_record(record_0_7)
+    assert old.eye == "vgg19" and {sc.eye for sc in plan_scales(512, 384, old)} == {"vgg19"}
+    now = plan_scales(512, 384, Settings())
+    assert [sc.eye for sc in now][-1] == "vgg19" and now[-1].steps == Settings().judge_steps
+    assert {sc.eye for sc in now[:-1]} == {"lowrank"}
+    assert sum(sc.steps for sc in now) == Settings().steps
+    # the paper's layers (relu5_1) are beyond the compressed network: VGG-19 throughout
+    paper = Settings().with_options({"preset": "paper"})
+    assert paper.eye_used == "vgg19" and {sc.eye for sc in plan_scales(512, 384, paper)} == {
+        "vgg19"}

@@ -41,18 +41,22 @@ def test_same_seed_same_image_other_seed_differs(model, photo, painting):
 
 
 def test_multiscale_ends_at_requested_size(model, photo, painting):
-    s = tiny(size=96, scales=2, steps=6)
+    s = tiny(size=96, scales=2, steps=6, eye="vgg19")  # the sizes (the eyes: test_settings)
     plan = plan_scales(*photo.size, s)
     assert [p.size for p in plan] == [(48, 36), (96, 72)]
     assert plan[0].steps > plan[1].steps  # most of the work at the small, cheap size
-    steps = _run(model, photo, painting, size=96, scales=2, steps=6)
+    steps = _run(model, photo, painting, size=96, scales=2, steps=6, eye="vgg19")
     assert [st.scale for st in steps] == [1] * plan[0].steps + [2] * plan[1].steps
     assert steps[-1].image().size == (96, 72)
 
 
 def test_auto_scales_only_above_256():
-    assert len(plan_scales(512, 384, brushwork.Settings(size=256))) == 1
-    assert len(plan_scales(512, 384, brushwork.Settings(size=512))) == 3
+    def sizes(size):  # the schedule's sizes (the full size comes twice: cheap eye, then VGG-19)
+        return list(dict.fromkeys(sc.size for sc in plan_scales(512, 384, brushwork.Settings(
+            size=size))))
+
+    assert len(sizes(256)) == 1
+    assert len(sizes(512)) == 3
 
 
 def test_full_blend_equals_single_style(model, photo, painting, scream):
@@ -155,7 +159,8 @@ def test_init_from_file_is_where_the_run_starts(model, photo, painting, tmp_path
 def test_a_step_shows_the_picture_its_losses_describe(model, photo, painting):
     """Step.image() is the picture the step evaluated: step 1 of a content start is the photo,
     and a later step's picture, evaluated afresh as a start, gives that step's losses."""
-    steps = _run(model, photo, painting, steps=12, scales=1)
+    # one eye throughout: a step's losses are measured afresh through the same network
+    steps = _run(model, photo, painting, steps=12, scales=1, eye="vgg19")
     start = images.to_tensor(steps[0].image())
     photo_small = images.to_tensor(images.resize(photo, (64, 48)))
     assert (start - photo_small).abs().max() < 1 / 255 + 1e-6
@@ -165,7 +170,8 @@ def test_a_step_shows_the_picture_its_losses_describe(model, photo, painting):
         picture = later.image()
         assert np.abs(np.asarray(picture, np.float32) - np.asarray(
             images.resize(photo, (64, 48)), np.float32)).mean() > 5  # it has been painted
-        again = brushwork.iter_stylize(photo, painting, tiny(steps=1, scales=1, init="noise"),
+        again = brushwork.iter_stylize(photo, painting, tiny(steps=1, scales=1, init="noise",
+                                                             eye="vgg19"),
                                        model=model, resume=(0, picture))
         losses = next(again).losses
         for name, value in later.losses.items():  # the 8-bit picture: within rounding
@@ -204,7 +210,7 @@ def test_a_loss_that_stays_broken_ends_with_the_best_picture(model, photo, paint
 
 def test_a_step_that_explodes_is_rejected_and_the_run_goes_on(model, photo, painting, monkeypatch):
     _poison(monkeypatch, 1e6, from_call=5, until_call=6)  # two evaluations explode
-    steps = _run(model, photo, painting, steps=14)
+    steps = _run(model, photo, painting, steps=14, eye="vgg19")  # losses of one network
     totals = [st.losses["total"] for st in steps]
     assert len(steps) == 14 and max(totals[4:6]) > 1e3 * totals[3]  # it did explode
     assert min(totals[6:]) < totals[3]  # and the run recovered and went on down
@@ -309,9 +315,9 @@ def test_a_finer_scale_gets_the_photos_detail_back():
 def test_long_runs_spend_their_extra_steps_at_full_size():
     from brushwork.schedule import COARSE_STEPS_MAX
 
-    short = plan_scales(1024, 768, brushwork.Settings(size=512, steps=120))
+    short = plan_scales(1024, 768, brushwork.Settings(size=512, steps=120, eye="vgg19"))
     assert [sc.steps for sc in short] == sorted((sc.steps for sc in short), reverse=True)
-    long = plan_scales(1024, 768, brushwork.Settings(size=512, steps=600))
+    long = plan_scales(1024, 768, brushwork.Settings(size=512, steps=600, eye="vgg19"))
     assert sum(sc.steps for sc in long) == 600
     assert all(sc.steps <= COARSE_STEPS_MAX for sc in long[:-1])
     assert long[-1].steps == 600 - sum(sc.steps for sc in long[:-1]) > 400
@@ -330,7 +336,7 @@ def test_a_small_painting_is_not_enlarged_unless_style_scale_asks():
 def test_the_full_size_gets_at_most_fine_steps_and_the_rest_go_coarse():
     """0.7's schedule: the strokes are settled by the cheap coarse steps, the fidelity by at most
     --fine-steps full-size ones (docs/performance.md); unset, 0.6's geometric share."""
-    default = brushwork.Settings()
+    default = brushwork.Settings(eye="vgg19")  # the sizes' steps (the eyes: test_settings.py)
     assert [sc.steps for sc in plan_scales(512, 384, default)] == [64, 38, 16]
     assert [sc.steps for sc in plan_scales(512, 384, default.replace(fine_steps=None))] == [
         61, 36, 21]

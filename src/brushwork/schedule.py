@@ -47,6 +47,10 @@ def with_eyes(plan: list[Scale], settings: Settings) -> list[Scale]:
     *coarse, last = plan
     out = [dataclasses.replace(sc, eye=eye) for sc in coarse]
     judge = min(settings.judge_steps, last.steps)
+    if last.steps - judge < judge:
+        # Too few cheap steps to pay for a second start of L-BFGS at the full size (a video's
+        # later frame, a short run): the full size looks through VGG-19 throughout.
+        judge = last.steps
     if last.steps > judge:
         out.append(dataclasses.replace(last, steps=last.steps - judge, eye=eye))
     if judge:

@@ -70,8 +70,7 @@ def main(args):
                paint.Painting("starry again", path=painting, region=halves[1])]
         job3 = paint.gather(doc, source, two, settings, False, limits)
         for i, mask in enumerate(job3.masks):
-            with open(report_path + f".mask{i}.png", "wb") as f:
-                f.write(mask)
+            mask.save(report_path + f".mask{i}.png")
         report["size"] = [w, h]
         report["events"] = [e["state"] for e in job.events]
         # a canvas the server would refuse is refused before anything is sent
