@@ -4,7 +4,8 @@ reference job, beside neural-style's published pictures.
     python benchmarks/time_to_quality.py                  # 0.6's default, today's, instant
     python benchmarks/time_to_quality.py --pairs wide     # the same on pairs nobody tuned on
     python benchmarks/time_to_quality.py --study          # every variant of docs/performance.md
-    python benchmarks/time_to_quality.py --variant NAME --steps 62 --init fast ...
+    python benchmarks/time_to_quality.py --eyes                 # seconds per step of each eye
+    python benchmarks/time_to_quality.py --pairs all --headline default quick
 
 The headline rows are the command line as a user types it (`brushwork stylize ...`), timed as a
 whole process; the study's variants run in this process with the network loaded once, and their
@@ -47,8 +48,10 @@ WIDE = [("astronaut", "starry"), ("chelsea", "scream-face"), ("hopper-portrait",
         ("hubble-night", "starry"), ("tubingen", "moon"), ("tubingen", "astronaut-face")]
 # The command-line options of each headline row (as a user types them).
 HEADLINE = {
-    "0.6 default": ["--steps", "130", "--fine-steps", "auto"],  # 0.6's schedule: 64/39/27
-    "default": [],
+    "0.6 default": ["--steps", "130", "--fine-steps", "auto", "--eye", "vgg19"],  # 64/39/27
+    "0.7 default": ["--steps", "118", "--fine-steps", "16", "--eye", "vgg19"],  # 64/38/16
+    "default": [],  # 0.8: 64/38 through the cheap eye, 20 at 512 px through VGG-19
+    "quick": ["--preset", "quick"],
     "instant": ["--preset", "instant"],
 }
 # The study's variants: Settings fields over today's defaults (docs/performance.md says what
@@ -80,7 +83,45 @@ STUDY = {
     "eye fast start 30/20/8, judge 2": {"scale_steps": (30, 20, 8), "eye": "lowrank",
                                         "judge_steps": 2, "init": "fast"},
     "eye 64/38/16, judge 0": {"scale_steps": (64, 38, 16), "eye": "lowrank", "judge_steps": 0},
+    "eye 64/38/20, judge 4, content 2": {"scale_steps": (64, 38, 20), "eye": "lowrank",
+                                         "judge_steps": 4, "content_weight": 2.0},
+    "coarse eye 64/38, VGG-19 16 at 512": {"scale_steps": (64, 38, 16), "eye": "lowrank",
+                                           "judge_steps": 16},
+    "coarse eye 64/38, VGG-19 20 at 512 (0.8 default)": {"scale_steps": (64, 38, 20),
+                                                         "eye": "lowrank", "judge_steps": 20},
+    "quick: fast start, eye 24 at 256, VGG-19 4 at 512": {"scale_steps": (24, 4),
+                                                           "eye": "lowrank", "init": "fast"},
+    "fast start, eye 24/12 at 128/256, VGG-19 3": {"scale_steps": (24, 12, 3), "eye": "lowrank",
+                                                    "init": "fast", "judge_steps": 3},
+    "eye 40/16, VGG-19 3": {"scale_steps": (40, 16, 3), "eye": "lowrank", "judge_steps": 3},
+    "eye 48/12, VGG-19 2": {"scale_steps": (48, 12, 2), "eye": "lowrank", "judge_steps": 2},
 }
+
+
+def eye_table(repeat: int = 4) -> None:
+    """Seconds per step (forward and backward to the picture, the default layers) of each eye
+    at 128, 256 and 512 px, in this process, with the reference job measured beside it."""
+    import torch
+
+    model = brushwork.load_model(brushwork.Settings(eye="lowrank"), "cpu")
+    reference = reference_seconds()
+    print(f"reference job: {reference:.1f} s\n")
+    print("| eye | 128x96 | 256x192 | 512x384 | 512 px, x VGG-19 |\n|---|---:|---:|---:|---:|")
+    seconds = {}
+    for eye in ("vgg19", "lowrank"):
+        row = []
+        for w, h in ((128, 96), (256, 192), (512, 384)):
+            x = torch.rand(1, 3, h, w)
+            times = []
+            for _ in range(repeat + 1):
+                start = time.perf_counter()
+                y = x.clone().requires_grad_(True)
+                sum(f.square().mean() for f in model[eye](y).values()).backward()
+                times.append(time.perf_counter() - start)
+            row.append(statistics.median(times[1:]))
+        seconds[eye] = row
+        print(f"| {eye} | " + " | ".join(f"{t:.3f}" for t in row)
+              + f" | {row[-1] / seconds['vgg19'][-1]:.2f} |")
 
 
 def reference_seconds() -> float:
@@ -126,7 +167,12 @@ def main() -> int:
     ap.add_argument("--study", action="store_true", help="the study's variants, in process")
     ap.add_argument("--only", nargs="+", help="with --study: these variants only")
     ap.add_argument("--out", type=Path, default=Path("time-to-quality-out"))
+    ap.add_argument("--headline", nargs="+", help="these headline rows only (default: all)")
+    ap.add_argument("--eyes", action="store_true", help="seconds per step of each eye, alone")
     a = ap.parse_args()
+    if a.eyes:
+        eye_table()
+        return 0
     pairs = {"ref": quality.REF_PAIRS, "wide": WIDE, "all": quality.REF_PAIRS + WIDE}.get(
         a.pairs) or [tuple(p.split(":")) for p in a.pairs.split(",")]
     a.out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +187,7 @@ def main() -> int:
                                    ["--size", "64", "--steps", "1"])
         variants = {k: v for k, v in STUDY.items() if not a.only or k in a.only}
     else:
-        variants = HEADLINE
+        variants = {k: v for k, v in HEADLINE.items() if not a.headline or k in a.headline}
     print(f"reference job: {reference:.1f} s" + (f"; start-up {startup:.1f} s" if a.study else ""))
     print("\n| pair | picture | s (whole process) | x reference job | CF | GE | LP |")
     print("|---|---|---:|---:|---:|---:|---:|")

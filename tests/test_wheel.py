@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from conftest import PAINTED, moved_from_photo
 

@@ -45,7 +45,7 @@ BEFORE_0_7 = {"step_decay": 0.6, "fine_steps": None, "parameterization": "pixels
               "average": 0.0}
 
 # What a record written before brushwork 0.8 meant where it is silent: every step through VGG-19.
-BEFORE_0_8 = {"eye": "vgg19", "judge_steps": 4}
+BEFORE_0_8 = {"eye": "vgg19", "judge_steps": 20}
 
 # Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
@@ -69,13 +69,13 @@ class Settings:
         step=0.05, group="basic"))
     size: int = field(default=512, metadata=_opt(
         "longer side of the output in pixels", min=32, max=8192, group="basic"))
-    steps: int = field(default=118, metadata=_opt(
+    steps: int = field(default=122, metadata=_opt(
         "loss-and-gradient evaluations in all, over all scales (0 with --init fast: the "
         "feed-forward picture as it is)", min=0, max=100_000, group="basic"))
     scales: int | None = field(default=None, metadata=_opt(
         "coarse-to-fine sizes (1 = single scale); unset: automatic, more for bigger outputs",
         min=1, max=MAX_SCALES, group="advanced"))
-    fine_steps: int | None = field(default=16, metadata=_opt(
+    fine_steps: int | None = field(default=20, metadata=_opt(
         "most steps at the full size before the coarser scales are full (64 each): its detail "
         "and the photo's fidelity; the rest of --steps go to the cheaper coarse scales; unset: "
         "the full size's share by --step-decay", min=1, max=100_000, group="advanced"))
@@ -83,12 +83,14 @@ class Settings:
         "each finer scale gets this fraction of the coarser scale's steps: lower spends less "
         "time at the full size", min=0.05, max=2.0, step=0.05, group="advanced"))
     eye: str = field(default="lowrank", metadata=_opt(
-        "the network the optimiser looks through for all but the last --judge-steps full-size "
-        "steps: lowrank (a compressed VGG-19, about half the cost of a step, made from the "
-        "bundled weights) or vgg19 (every step, as before 0.8)", choices=("lowrank", "vgg19"),
+        "the network the coarse scales look through (all but the last --judge-steps "
+        "full-size steps): lowrank (a compressed VGG-19, about half the cost of a step, made "
+        "from the bundled weights) or vgg19 (every step, as before 0.8)",
+        choices=("lowrank", "vgg19"),
         group="advanced"))
-    judge_steps: int = field(default=4, metadata=_opt(
-        "the last full-size steps, through VGG-19 itself, when --eye is not vgg19",
+    judge_steps: int = field(default=20, metadata=_opt(
+        "the last full-size steps, through VGG-19 itself, when --eye is not vgg19 (the "
+        "default 20 is every full-size step: the content's fidelity is made there)",
         min=0, max=100_000, group="advanced"))
     content_weight: float = field(default=1.5, metadata=_opt(
         "weight of the content loss (the paper's alpha): higher keeps more of the photo",

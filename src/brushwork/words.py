@@ -48,6 +48,11 @@ WORDS: dict[str, tuple[str, str]] = {
                          "decorrelated colours: ways to spread a step over the picture."),
     "average": ("Averaging (Adam)", "Adam only: write the average of its recent pictures, "
                 "which is less noisy; 0 turns it off."),
+    "eye": ("Network of the coarse passes", "The smaller passes look through a compressed "
+            "VGG-19 at about half the cost; the full size always looks through VGG-19 itself. "
+            "vgg19: every pass through VGG-19, as before 0.8 (slower, the same look)."),
+    "judge_steps": ("Full-size steps through VGG-19", "Of the steps at full size, this many "
+                    "(the last) look through VGG-19 itself; the default is all of them."),
     "seed": ("Seed", "The same seed gives the same picture; change it for a variation."),
     "pooling": ("Pooling", "How the network shrinks its view: average (the paper's choice, "
                 "smoother strokes) or max."),
@@ -80,4 +85,5 @@ CHOICE_WORDS: dict[str, dict[str, str]] = {
     "style_norm": {"relative": "relative", "paper": "the paper's"},
     "parameterization": {"pixels": "the pixels (the paper's)", "pyramid": "a Laplacian pyramid",
                          "decorrelated": "decorrelated colours"},
+    "eye": {"lowrank": "the compressed VGG-19 (faster)", "vgg19": "VGG-19 throughout"},
 }
