@@ -1,7 +1,8 @@
 """A screenshot of the brushwork docker in real Krita (under Xvfb) beside a canvas it painted:
 docs/gallery/krita.jpg. Starts `brushwork serve` on the loopback, installs the plug-in into a
 temporary Krita profile (`brushwork krita-plugin --install`), opens the bundled photo, and lets
-a small helper plug-in press Paint, wait for the layer, grab the window and quit Krita.
+a small helper plug-in press Paint, then Variation, wait for both layers, grab the window and
+quit Krita.
 
     python scripts/krita_screenshot.py [--size 512] [--steps 0]
 
@@ -67,12 +68,19 @@ class Shot(Extension):
         from brushwork_krita.paint import Painting
         self.docker.add_painting(Painting("starry_night.jpg", path=PAINTING))
         self.docker.size.setValue(SIZE)
-        self.docker.steps.setValue(STEPS)
-        self.docker.paint_now()
+        if STEPS:
+            self.docker.steps.setValue(STEPS)
+        self.docker.paint_button.click()
         QTimer.singleShot(1000, self.wait)
 
     def wait(self):
-        if self.docker.last_layer is None:
+        """The first picture, then a variation of it (another seed): two in the history."""
+        if self.docker.worker is not None or not self.docker.history:
+            QTimer.singleShot(1000, self.wait)
+            return
+        if len(self.docker.history) == 1:
+            self.docker.history_list.setCurrentRow(0)
+            self.docker.variation_button.click()
             QTimer.singleShot(1000, self.wait)
             return
         QTimer.singleShot(1500, self.grab)
@@ -93,7 +101,7 @@ Krita.instance().addExtension(Shot(Krita.instance()))
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--steps", type=int, default=0, help="0: the preset's (the default's 118)")
+    p.add_argument("--steps", type=int, default=0, help="0: the preset's (the default's 122)")
     a = p.parse_args()
     home = Path(tempfile.mkdtemp(prefix="krita-shot-"))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}

@@ -102,6 +102,19 @@ def krita_env(home: Path) -> dict:
             "QT_QPA_PLATFORM": "xcb"}
 
 
+def installed(tmp_path: Path) -> tuple[dict, Path]:
+    """The plug-in installed into a temporary Krita profile as a painter installs it, and a
+    small photo: (Krita's environment, the photo)."""
+    env = krita_env(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "brushwork", "krita-plugin", "-o",
+                           str(tmp_path / "p.zip"), "--install"], env={**env, "PATH": os.environ[
+                               "PATH"]}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    photo = tmp_path / "photo.png"
+    Image.open(examples.CONTENT).convert("RGB").resize((96, 72), Image.LANCZOS).save(photo)
+    return env, photo
+
+
 def test_install_lays_the_plugin_out_as_krita_does_and_enables_it(tmp_path, monkeypatch):
     from brushwork.cli import main
 
@@ -122,13 +135,7 @@ def test_install_lays_the_plugin_out_as_krita_does_and_enables_it(tmp_path, monk
 @pytest.mark.skipif(not KRITA, reason="needs Debian's krita and xvfb (apt-get install krita "
                     "python3-pyqt5 xvfb)")
 def test_the_docker_paints_a_layer_and_a_selection_in_real_krita(tmp_path):
-    env = krita_env(tmp_path / "home")
-    done = subprocess.run([sys.executable, "-m", "brushwork", "krita-plugin", "-o",
-                           str(tmp_path / "p.zip"), "--install"], env={**env, "PATH": os.environ[
-                               "PATH"]}, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    photo = tmp_path / "photo.png"
-    Image.open(examples.CONTENT).convert("RGB").resize((96, 72), Image.LANCZOS).save(photo)
+    env, photo = installed(tmp_path)
     report = tmp_path / "report.json"
     with server(tmp_path / "data") as url:
         done = subprocess.run(["xvfb-run", "-a", "kritarunner", "-s", "krita_drive", "-f",
@@ -223,13 +230,7 @@ def test_the_docker_driven_by_its_buttons_never_pauses_krita_and_paints_at_the_s
     """The docker itself in real Krita: its buttons against a slow server, a server it starts,
     a small selection of a large canvas, a region from a large layer, the history, Cancel on a
     queued job and live mode, with a 10 ms timer on Krita's main thread."""
-    env = krita_env(tmp_path / "home")
-    done = subprocess.run([sys.executable, "-m", "brushwork", "krita-plugin", "-o",
-                           str(tmp_path / "p.zip"), "--install"], env={**env, "PATH": os.environ[
-                               "PATH"]}, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    photo = tmp_path / "photo.png"
-    Image.open(examples.CONTENT).convert("RGB").resize((96, 72), Image.LANCZOS).save(photo)
+    env, photo = installed(tmp_path)
     slow = SlowServer(4.0)
     big, selection = (2400, 1600), (900, 700, 300, 200)
     out = tmp_path / "report.json"

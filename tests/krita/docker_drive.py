@@ -68,16 +68,26 @@ def layer_bytes(node, x, y, w, h):
 
 
 def run(spec, report):
-    from krita import Krita, Selection
-    from PyQt5.QtGui import QImage
+    from krita import Krita
 
     import brushwork_krita  # noqa: F401  registers the docker, as Krita does at start
-    from brushwork_krita import paint
-    from brushwork_krita.client import Client
     from brushwork_krita.docker import BrushworkDocker
 
     app = Krita.instance()
     docker = BrushworkDocker()
+    try:
+        drive(app, docker, spec, report)
+    finally:
+        docker.stop_server()  # never left running, whatever failed
+
+
+def drive(app, docker, spec, report):
+    from krita import Krita, Selection
+    from PyQt5.QtGui import QImage
+
+    from brushwork_krita import paint
+    from brushwork_krita.client import Client
+
     gaps = Gaps()
 
     # -- a server that answers only after 4 s: the docker connects, Krita does not pause ---------
@@ -238,7 +248,6 @@ def run(spec, report):
     report["small_size"] = [w, h]
     docker.save_state()
     report["saved_state"] = json.loads(Krita.instance().readSetting("brushwork", "state", "{}"))
-    docker.stop_server()
 
 
 def report_path_of(spec, name):

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from krita import DockWidget, Krita
-from PyQt5.QtCore import QSize, QThread, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QSize, Qt, QTimer
 from PyQt5.QtGui import QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                              QInputDialog, QLabel, QLineEdit, QListView, QListWidget,
@@ -25,57 +24,16 @@ from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHB
 
 from . import background, paint
 from .client import DEFAULT_URL, Client, ServerError, exit_reason, launch, server_command
+from .live import LiveMode
+from .worker import JobWorker, Result
 
 SETTINGS_GROUP = "brushwork"
 PREVIEW_PX, THUMB_PX = 240, 72
 START_WAIT = 120.0  # seconds a started server may take to answer
-LIVE_QUIET_MS, LIVE_POLL_MS = 1000, 300  # live mode: repaint this long after the last change
 # Used when no server answers yet: brushwork's presets and defaults.
 FALLBACK = {"max_size": 1024, "presets": {"default": {"sets": {}}, "instant": {"sets": {
     "init": "fast", "steps": 0}}, "subtle": {"sets": {"strength": 0.3}}, "bold": {"sets": {
         "strength": 0.8, "style_scale": 1.5}}}, "steps": 118}
-
-
-class JobWorker(QThread):
-    """A job's server side (encode, submit, follow, fetch, and the previews) off Krita's main
-    thread. `cancel()` reaches the server at once, queued or running, from its own thread."""
-
-    progress = pyqtSignal(dict)
-    preview = pyqtSignal(bytes)
-    finished_job = pyqtSignal(object)
-    failed = pyqtSignal(str)
-
-    def __init__(self, client: Client, job: paint.Job) -> None:
-        super().__init__()
-        self.client, self.job, self.cancel_asked = client, job, False
-
-    def run(self) -> None:
-        try:
-            paint.run(self.client, self.job, self.progress.emit, lambda: self.cancel_asked,
-                      self.preview.emit)
-            self.finished_job.emit(self.job)
-        except ServerError as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001  one line in the docker, never a traceback
-            self.failed.emit(f"brushwork: {type(e).__name__}: {e}"[:300])
-
-    def cancel(self) -> None:
-        self.cancel_asked = True
-        job = self.job
-        if job.id is not None and job.cancel_sent is None:
-            job.cancel_sent = time.monotonic()
-            background.call(lambda: self.client.cancel(job.id), lambda _: None, lambda _: None)
-
-
-@dataclass
-class Result:
-    """One picture of the history: its job (the canvas part, its settings) and its layer."""
-
-    job: paint.Job
-    thumb: QImage
-    layer: Any = None
-    seconds: float = 0.0
-    settings: dict = field(default_factory=dict)
 
 
 class BrushworkDocker(DockWidget):
@@ -96,21 +54,15 @@ class BrushworkDocker(DockWidget):
         self.document = None
         self.shown: dict[str, Any] = {}  # what the preset showed in the widgets
         self.started = 0.0
-        self.live_layer = None
-        self.live_worker: JobWorker | None = None
-        self._live_seen = b""
-        self._live_dirty = False
         self._build()
         self._restore()
         self.show_preset()
-        self.live_poll = QTimer(self)
-        self.live_poll.setInterval(LIVE_POLL_MS)
-        self.live_poll.timeout.connect(self._live_check)
-        self.live_quiet = QTimer(self)
-        self.live_quiet.setSingleShot(True)
-        self.live_quiet.setInterval(LIVE_QUIET_MS)
-        self.live_quiet.timeout.connect(self._live_paint)
         Krita.instance().notifier().applicationClosing.connect(self.shutdown)
+
+    @property
+    def live_layer(self):
+        """The live mode's layer, or None."""
+        return self.live_mode.layer
 
     # ---- the panel -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -170,8 +122,9 @@ class BrushworkDocker(DockWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         form.addRow("Seed", self.seed)
+        self.live_mode = LiveMode(self)
         self.live = QCheckBox("Live: repaint the instant picture a second after each stroke")
-        self.live.toggled.connect(self.set_live)
+        self.live.toggled.connect(self.live_mode.set)
         form.addRow("", self.live)
         return form
 
@@ -471,7 +424,7 @@ class BrushworkDocker(DockWidget):
             raise ServerError("open an image first")
         if source is False:
             source = doc.activeNode() if self.what.currentIndex() == 0 else None
-        if source is not None and source == self.live_layer:
+        if source is not None and source == self.live_mode.layer:
             raise ServerError("the active layer is brushwork's live layer; choose the layer "
                               "to paint")
         selection = self.region.isChecked() if use_selection is None else use_selection
@@ -594,70 +547,3 @@ class BrushworkDocker(DockWidget):
             settings = dict(result.settings)
             settings["seed"] = int(settings.get("seed", 0)) + 1 + len(self.history)
             self.paint_now(settings)
-
-    # ---- live mode -----------------------------------------------------------------------
-    def set_live(self, on: bool) -> None:
-        """Live: the instant picture of the active layer (or the selection) repainted about a
-        second after the painter stops a stroke, into one live layer."""
-        if on:
-            self._live_seen = b""
-            self.live_poll.start()
-            self.say("Live: paint on the active layer; the live layer follows a second later.")
-            self._live_check()
-        else:
-            self.live_poll.stop()
-            self.live_quiet.stop()
-
-    def _live_source(self):
-        """The layer live mode watches: the active one, or with none active (a script's
-        document), the bottom layer that is not the live layer."""
-        doc = self.target()
-        if doc is None:
-            return None, None
-        node = doc.activeNode()
-        if node is None or node == self.live_layer:
-            node = next((n for n in doc.topLevelNodes() if n != self.live_layer), None)
-        return doc, node
-
-    def _live_check(self) -> None:
-        doc, node = self._live_source()
-        if node is None:
-            return
-        thumb = node.thumbnail(48, 48)
-        stamp = bytes(thumb.constBits().asstring(thumb.byteCount()))
-        if stamp != self._live_seen:
-            self._live_seen = stamp
-            self.live_quiet.start()  # restarted by every change: fires once the strokes stop
-
-    def _live_paint(self) -> None:
-        if self.live_worker is not None:
-            self._live_dirty = True
-            return
-        doc, node = self._live_source()
-        try:
-            if node is None:
-                raise ServerError("live: no layer to watch; open an image")
-            job = self.gather({"preset": "instant", "seed": self.seed.value()}, source=node)
-        except ServerError as e:
-            self.say(str(e))
-            return
-        self.live_worker = worker = JobWorker(self.client(), job)
-        worker.finished_job.connect(self._live_done)
-        worker.failed.connect(self._live_failed)
-        worker.start()
-
-    def _live_done(self, job: paint.Job) -> None:
-        self.live_worker = None
-        if self.live.isChecked():
-            if self.live_layer is None or self.live_layer.parentNode() is None:
-                self.live_layer = None
-                job.name = "brushwork live"
-            self.live_layer = paint.place(job, self.live_layer)
-            self.say("Live: updated.")
-        if self._live_dirty:
-            self._live_dirty = False
-            self.live_quiet.start()
-
-    def _live_failed(self, message: str) -> None:
-        self.live_worker = None
-        self.say("Live: " + message)
