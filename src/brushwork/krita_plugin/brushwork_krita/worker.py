@@ -12,6 +12,8 @@ from PyQt5.QtGui import QImage
 from . import background, paint
 from .client import Client, ServerError
 
+_alive: set = set()  # workers whose thread has not ended yet
+
 
 class JobWorker(QThread):
     """A job's server side (encode, submit, follow, fetch, and the previews) off Krita's main
@@ -25,6 +27,14 @@ class JobWorker(QThread):
     def __init__(self, client: Client, job: paint.Job) -> None:
         super().__init__()
         self.client, self.job, self.cancel_asked = client, job, False
+
+    def start(self) -> None:
+        """Start, and stay referenced until the thread has ended: the docker lets go of a
+        worker in the slot its last signal reaches, which can run before the thread returns,
+        and Qt aborts the process when a running QThread is destroyed."""
+        _alive.add(self)
+        self.finished.connect(lambda: _alive.discard(self))
+        super().start()
 
     def run(self) -> None:
         try:
