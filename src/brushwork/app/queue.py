@@ -37,11 +37,13 @@ class RunQueue:
                 return True
             return False
 
-    def try_take(self) -> object | None:
-        """A ticket that is painting now, if nobody paints or waits; else None at once. For
-        work that must never delay a picture (the preview): it yields to anyone in line."""
+    def try_take(self, timeout: float = 0.0) -> object | None:
+        """A ticket that is painting now, once nobody paints or waits (up to `timeout`
+        seconds); else None. For work that must never delay a picture (the preview): it never
+        joins the line, so it yields to anyone who does."""
         with self._cond:
-            if self._painting is not None or self._line:
+            free = lambda: self._painting is None and not self._line  # noqa: E731
+            if not self._cond.wait_for(free, timeout):
                 return None
             self._painting = ticket = object()
             return ticket
