@@ -12,22 +12,6 @@ from .widgets import in_words
 # and a few L-BFGS steps at a small size, so that it answers every weight, not only the painting
 # and the strength, in about a second on a laptop CPU (docs/performance.md, the app's preview).
 PREVIEW_PX, PREVIEW_STEPS, PREVIEW_SHOWN_PX = 128, 6, 256
-# How long a preview waits for the server to be free (another visitor's picture painting, or
-# waiting in line) before it says it has none.
-PREVIEW_WAIT = 120.0
-
-
-def free_turn(st, queue: RunQueue, seconds: float):
-    """The server's turn for a preview: once nobody paints or waits, within `seconds`, saying
-    meanwhile that it waits (each wait is short, so a rerun interrupts it); or None."""
-    status = st.empty()
-    deadline = time.monotonic() + seconds
-    ticket = queue.try_take(timeout=0.0)
-    while ticket is None and time.monotonic() < deadline:
-        status.caption("The preview waits: another picture is being painted on this server.")
-        ticket = queue.try_take(timeout=0.5)
-    status.empty()
-    return ticket
 
 
 def preview_settings(settings):
@@ -57,10 +41,11 @@ def show_preview(st, state, queue: RunQueue, model_for, settings, device, conten
     small = preview_settings(settings)
     key = (small, *(hashlib.sha256(i.data).digest() for i in [content, *styles, *(masks or ())]))
     if state.get("preview", {}).get("key") != key:
-        ticket = free_turn(st, queue, PREVIEW_WAIT)
+        ticket = queue.try_take()
         if ticket is None:
-            st.caption("No preview yet: another picture is being painted on this server. "
-                       "Change a setting to try again, or press Start to join the line.")
+            st.caption("No preview yet: another picture is being painted on this server. The "
+                       "preview comes when it ends (change a setting, or press Start to join "
+                       "the line).")
             return
         started = time.monotonic()
         try:

@@ -37,13 +37,11 @@ class RunQueue:
                 return True
             return False
 
-    def try_take(self, timeout: float = 0.0) -> object | None:
-        """A ticket that is painting now, once nobody paints or waits (up to `timeout`
-        seconds); else None. For work that must never delay a picture (the preview): it never
-        joins the line, so it yields to anyone who does."""
+    def try_take(self) -> object | None:
+        """A ticket that is painting now, if nobody paints or waits; else None at once. For
+        work that must never delay a picture (the preview): it yields to anyone in line."""
         with self._cond:
-            free = lambda: self._painting is None and not self._line  # noqa: E731
-            if not self._cond.wait_for(free, timeout):
+            if self._painting is not None or self._line:
                 return None
             self._painting = ticket = object()
             return ticket
