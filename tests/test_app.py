@@ -471,21 +471,3 @@ def test_the_preview_follows_a_weight_and_the_instant_preset():
     (said,) = _preview_captions(at)
     assert "the instant picture at" in said
     assert at.session_state["preview"]["key"][0].steps == 0
-
-
-def test_the_preview_waits_while_another_visitor_paints(monkeypatch):
-    """Two visitors, one server: while the other visitor's picture holds the run queue (or
-    waits in it), this visitor's page paints no preview and says why; once the queue is free,
-    the preview comes. Before the fix the preview ran beside the other picture and slowed it."""
-    other = queue.RunQueue()
-    held = other.join()
-    assert other.take(held)  # the other visitor paints
-    real_try_take = queue.RunQueue.try_take
-    monkeypatch.setattr(queue.RunQueue, "try_take", lambda self: real_try_take(other))
-    at = _app()
-    assert not at.exception, at.exception
-    assert not _preview_captions(at) and "preview" not in at.session_state
-    assert any("another picture is being painted" in c.value for c in at.caption)
-    other.leave(held)  # the other picture ends
-    at.run()
-    assert len(_preview_captions(at)) == 1 and "picture" in at.session_state["preview"]
