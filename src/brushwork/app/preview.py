@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from .queue import RunQueue
 from .widgets import in_words
 
 # The preview of a change, painted without Start: the feed-forward picture (brushwork.feedforward)
@@ -23,8 +22,7 @@ def preview_settings(settings):
                             tile=None)
 
 
-def show_preview(st, state, queue: RunQueue, model_for, settings, device, content, styles,
-                 masks) -> None:
+def show_preview(st, state, model_for, settings, device, content, styles, masks) -> None:
     """A preview of the settings as they are now, painted when they change (not when the page
     reruns for anything else), never while a run paints and never in the results: a picture of
     its own, said to be a preview. (It does not take a turn on the run queue: a version that

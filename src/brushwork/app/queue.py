@@ -37,15 +37,6 @@ class RunQueue:
                 return True
             return False
 
-    def try_take(self) -> object | None:
-        """A ticket that is painting now, if nobody paints or waits; else None at once. For
-        work that must never delay a picture (the preview): it yields to anyone in line."""
-        with self._cond:
-            if self._painting is not None or self._line:
-                return None
-            self._painting = ticket = object()
-            return ticket
-
     def position(self, ticket: object) -> int:
         """1 when next in line, 2 behind one other, ...; 0 once painting or gone."""
         with self._cond:
