@@ -176,6 +176,43 @@ def test_the_queue_is_first_come_first_served_and_counts_places():
     assert not q.busy
 
 
+def test_the_preview_takes_a_turn_only_when_nobody_paints_or_waits():
+    q = queue.RunQueue()
+    mine = q.try_take()
+    assert mine is not None and q.busy  # a preview holds the server for its second
+    start = q.join()
+    assert not q.take(start)  # a Start that comes meanwhile waits for it ...
+    q.leave(mine)
+    assert q.take(start)  # ... and goes next
+    called = []
+    # a picture paints: no preview beside it; the page is rerun when the server is free, once
+    # per page however often it asked
+    assert q.try_take(when_free=("page", lambda: called.append(1))) is None
+    assert q.try_take(when_free=("page", lambda: called.append(2))) is None
+    waiting = q.join()
+    q.leave(start)
+    assert called == []  # somebody still waits: not free yet
+    assert q.try_take() is None  # and the preview does not jump the line
+    q.leave(waiting)
+    assert called == [2]
+    q.leave(waiting)
+    assert called == [2]  # called once
+    assert q.try_take() is not None
+
+
+def test_a_pages_own_earlier_preview_is_waited_for_not_counted_as_another_picture():
+    import threading
+
+    q, called = queue.RunQueue(), []
+    mine = q.try_take(when_free=("page", lambda: called.append("page")))
+    threading.Timer(0.05, q.leave, [mine]).start()  # the superseded run's preview ends
+    again = q.try_take(when_free=("page", lambda: called.append("page")))
+    assert again is not None and called == []  # waited for it, no rerun asked
+    assert q.try_take(when_free=("other", lambda: called.append("other")), own_wait=0) is None
+    q.leave(again)
+    assert called == ["other"]  # another page's preview waited and is rerun
+
+
 class _Interrupted(Exception):
     """Stands in for Streamlit's StopException / RerunException."""
 

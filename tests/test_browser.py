@@ -338,7 +338,29 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
             page.get_by_text("Done in").wait_for(timeout=240_000)
         path = _download(page, tmp_path / f"{seed}.png")
         assert images.read_metadata(path)["settings"]["seed"] == seed  # no leaks between users
-    assert server_peak_rss_mib(server) < 2500
+    peak = server_peak_rss_mib(server)
+    assert peak < 2500, f"{peak:.0f} MiB"
+
+
+def test_a_preview_waits_for_another_visitors_picture(server, browser):
+    """Two visitors: while one paints, the other's preview is not painted beside it (it would
+    slow that picture); the page says it waits, and the preview comes by itself once the
+    server is free, with no click."""
+    from playwright.sync_api import expect
+
+    painter, other = _page(browser), _page(browser)
+    start_run(painter, server, 96, 100000, seed=21)
+    painter.get_by_text(re.compile(r"Step \d+/100000 ·")).first.wait_for(timeout=120_000)
+    other.goto(server)
+    other.get_by_text("Preview waits: another picture is being painted").wait_for()
+    expect(other.get_by_alt_text("preview of the settings")).to_have_count(0)
+    # the waiting page stays live: Start is there to join the line
+    expect(_start(other)).to_be_enabled()
+    painter.get_by_role("button", name="Stop").click()
+    painter.get_by_text("Stopped. Kept the picture at step").wait_for()
+    other.get_by_alt_text("preview of the settings").first.wait_for()
+    expect(other.get_by_text("Preview waits")).to_have_count(0)
+    other.get_by_text("Preview, not the result", exact=False).first.wait_for()
 
 
 def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):

@@ -1,16 +1,19 @@
 """The app's preview of a change: the settings as they are now, painted small without Start,
-beside (never among) the results."""
+beside (never among) the results, in a turn of the server's run queue."""
 
 from __future__ import annotations
 
 import time
 
+from .queue import RunQueue
 from .widgets import in_words
 
 # The preview of a change, painted without Start: the feed-forward picture (brushwork.feedforward)
 # and a few L-BFGS steps at a small size, so that it answers every weight, not only the painting
 # and the strength, in about a second on a laptop CPU (docs/performance.md, the app's preview).
 PREVIEW_PX, PREVIEW_STEPS, PREVIEW_SHOWN_PX = 128, 6, 256
+# How long a preview that waits for the server lets a running page run end before its rerun.
+WAIT_POLL_SECONDS = 0.25
 
 
 def preview_settings(settings):
@@ -22,11 +25,16 @@ def preview_settings(settings):
                             tile=None)
 
 
-def show_preview(st, state, model_for, settings, device, content, styles, masks) -> None:
+def show_preview(st, state, queue: RunQueue, model_for, settings, device, content, styles,
+                 masks) -> None:
     """A preview of the settings as they are now, painted when they change (not when the page
     reruns for anything else), never while a run paints and never in the results: a picture of
-    its own, said to be a preview. (It does not take a turn on the run queue: a version that
-    did failed the browser tests, see the 0.8 closing note.)"""
+    its own, said to be a preview.
+
+    It paints in a turn of the server's run queue, taken only when nobody paints or waits, so
+    it never slows another visitor's picture (a Start that comes meanwhile waits the second
+    it takes). While the server is busy the page says so, and the queue reruns the page when
+    it is free: the script never blocks or polls, so the picture that paints keeps the CPU."""
     import brushwork
     from brushwork import feedforward
 
@@ -39,6 +47,13 @@ def show_preview(st, state, model_for, settings, device, content, styles, masks)
     small = preview_settings(settings)
     key = (small, *(hashlib.sha256(i.data).digest() for i in [content, *styles, *(masks or ())]))
     if state.get("preview", {}).get("key") != key:
+        waits = state.setdefault("preview_waits", {"now": False})  # read by rerun_when_free
+        ticket = queue.try_take(when_free=rerun_when_free(waits))
+        waits["now"] = ticket is None
+        if ticket is None:
+            st.caption("Preview waits: another picture is being painted on this server. It "
+                       "comes by itself when that ends; Start joins the line now.")
+            return
         started = time.monotonic()
         try:
             model = None if small.steps == 0 else model_for(small.model_key, str(device))
@@ -50,6 +65,8 @@ def show_preview(st, state, model_for, settings, device, content, styles, masks)
         else:
             state["preview"] = {"key": key, "picture": picture,
                                 "seconds": time.monotonic() - started}
+        finally:
+            queue.leave(ticket)
     shown = state["preview"]
     if "error" in shown:
         st.caption(f"No preview: {shown['error']}")
@@ -60,3 +77,49 @@ def show_preview(st, state, model_for, settings, device, content, styles, masks)
              caption=f"Preview, not the result: {what} at {PREVIEW_PX} px, painted in "
                      f"{shown['seconds']:.1f} s as you change a setting. Start paints the "
                      "full picture.", alt="preview of the settings")
+
+
+def not_waiting(state) -> None:
+    """This page run shows no waiting preview (it is locked, or has a problem, or painted it)."""
+    state.setdefault("preview_waits", {"now": False})["now"] = False
+
+
+def rerun_when_free(waits: dict):
+    """(this browser session's id, a callback for any thread that reruns its page if its
+    preview still waits), or None outside a Streamlit server (AppTest, bare mode).
+
+    The page is rerun as Streamlit reruns a page whose source changed (`runOnSave`), with the
+    values its widgets hold, and only once the session is idle: a rerun stops a running
+    script, and that would end a picture or take a Stop's note off the page. Streamlit has no
+    public way to rerun another session; the ways it offers poll from the page
+    (`st.fragment(run_every=...)`, which dropped values other widgets held,
+    streamlit/streamlit#10805; or a component that reruns the whole page every second, whose
+    Python held the GIL so long that the painting picture beside it crawled). This reaches
+    three private attributes of Streamlit 1.6x (`Runtime._session_mgr`, and an AppSession's
+    `_event_loop` and `_state`); tests/test_browser.py's two-visitor test fails if they
+    change."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    manager = getattr(runtime.get_instance(), "_session_mgr", None)
+    info = manager.get_session_info(ctx.session_id) if manager is not None else None
+    session = info.session if info is not None else None
+    loop = getattr(session, "_event_loop", None)
+    if loop is None:
+        return None
+
+    def rerun() -> None:  # on Streamlit's event loop
+        if not waits["now"]:
+            return  # a later run of the page painted its preview, or has none to show
+        state = getattr(getattr(session, "_state", None), "name", "")
+        if state == "SHUTDOWN_REQUESTED":
+            return
+        if state == "APP_IS_RUNNING":  # ask again once this run has ended
+            loop.call_later(WAIT_POLL_SECONDS, rerun)
+            return
+        session.request_rerun(None)
+
+    return ctx.session_id, lambda: loop.call_soon_threadsafe(rerun)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 class RunQueue:
@@ -20,6 +20,9 @@ class RunQueue:
         self._cond = threading.Condition()
         self._line: list[object] = []
         self._painting: object | None = None
+        # Called (once each) the next time nobody paints or waits: the previews that wait.
+        self._when_free: dict[object, Callable[[], None]] = {}
+        self._owners: dict[object, object] = {}  # the page of each preview's ticket
 
     def join(self) -> object:
         ticket = object()
@@ -37,6 +40,32 @@ class RunQueue:
                 return True
             return False
 
+    def try_take(self, when_free: tuple[object, Callable[[], None]] | None = None,
+                 own_wait: float = 5.0) -> object | None:
+        """A ticket that is painting now if nobody paints or waits, else None at once: for work
+        that must never delay a picture (the preview), so it yields to anyone in line. When
+        it gives None, `when_free` (its owner, a page, and a callback; a later one of the same
+        owner replaces it) is called once the next time nobody paints or waits, in the thread
+        that left. The owner's own earlier preview (a page rerun while its preview painted:
+        Streamlit starts the new run beside the old one) is waited for, up to `own_wait`
+        seconds, rather than counted as another's picture."""
+        owner = when_free[0] if when_free is not None else None
+        with self._cond:
+            def own() -> bool:
+                return (owner is not None and not self._line
+                        and self._owners.get(self._painting) == owner)
+
+            if own():
+                self._cond.wait_for(lambda: not own(), own_wait)
+            if self._painting is not None or self._line:
+                if when_free is not None:
+                    self._when_free[owner] = when_free[1]
+                return None
+            self._painting = ticket = object()
+            if owner is not None:
+                self._owners[ticket] = owner
+            return ticket
+
     def position(self, ticket: object) -> int:
         """1 when next in line, 2 behind one other, ...; 0 once painting or gone."""
         with self._cond:
@@ -48,7 +77,12 @@ class RunQueue:
                 self._line.remove(ticket)
             if self._painting is ticket:
                 self._painting = None
+            self._owners.pop(ticket, None)
             self._cond.notify_all()
+            free = self._painting is None and not self._line
+            waiting, self._when_free = (self._when_free, {}) if free else ({}, self._when_free)
+        for callback in waiting.values():  # outside the lock: a callback may take a turn
+            callback()
 
     @property
     def busy(self) -> bool:

@@ -45,8 +45,8 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
             # of what Start's full picture looks like.
             now, example = st.columns(2)
             with now:
-                show_preview(st, state, model_for, c.settings, c.device, c.content,
-                         c.styles, c.masks)
+                show_preview(st, state, queue, model_for, c.settings, c.device, c.content,
+                             c.styles, c.masks)
             with example:
                 _result(st, state, example_width=PREVIEW_SHOWN_PX)
         else:
@@ -57,8 +57,8 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict, runner=N
                 # lose the session's pictures, so the browser asks first.
                 guard.warn_before_leaving(st)
             if previewing:
-                show_preview(st, state, model_for, c.settings, c.device, c.content,
-                         c.styles, c.masks)
+                show_preview(st, state, queue, model_for, c.settings, c.device, c.content,
+                             c.styles, c.masks)
 
 
 @dataclass(frozen=True)

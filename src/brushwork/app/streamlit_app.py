@@ -13,7 +13,7 @@ def main() -> None:
     import streamlit as st
 
     import brushwork
-    from brushwork.app import still, video
+    from brushwork.app import preview, still, video
     from brushwork.app.queue import RunQueue
     from brushwork.device import resolve_device
     from brushwork.settings import Settings
@@ -40,6 +40,9 @@ def main() -> None:
 
     state = st.session_state
     state.setdefault("results", [])  # this session's pictures: dicts with png, caption, settings
+    # Until this run's preview says it waits for the server (brushwork.app.preview), nothing
+    # is to be rerun when the server is free: a rerun would take a run's note off the page.
+    preview.not_waiting(state)
 
     # The uploaders' own line would say Streamlit's hard cap; the page's limit is in their help
     # and is checked in the page. Less space above the title, so Start and the result fit a
