@@ -211,6 +211,11 @@ def test_a_pages_own_earlier_preview_is_waited_for_not_counted_as_another_pictur
     assert q.try_take(when_free=("other", lambda: called.append("other")), own_wait=0) is None
     q.leave(again)
     assert called == ["other"]  # another page's preview waited and is rerun
+    run = q.join(owner="page")  # the page's picture, stopped: its thread ends at its next step
+    assert q.take(run)
+    threading.Timer(0.05, q.leave, [run]).start()
+    assert q.try_take(when_free=("page", lambda: called.append("page"))) is not None
+    assert called == ["other"]
 
 
 class _Interrupted(Exception):

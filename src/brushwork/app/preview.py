@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from .queue import RunQueue
+from .queue import RunQueue, this_page
 from .widgets import in_words
 
 # The preview of a change, painted without Start: the feed-forward picture (brushwork.feedforward)
@@ -99,13 +99,12 @@ def rerun_when_free(waits: dict):
     `_event_loop` and `_state`); tests/test_browser.py's two-visitor test fails if they
     change."""
     from streamlit import runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    ctx = get_script_run_ctx()
-    if ctx is None or not runtime.exists():
+    page = this_page()
+    if page is None or not runtime.exists():
         return None
     manager = getattr(runtime.get_instance(), "_session_mgr", None)
-    info = manager.get_session_info(ctx.session_id) if manager is not None else None
+    info = manager.get_session_info(page) if manager is not None else None
     session = info.session if info is not None else None
     loop = getattr(session, "_event_loop", None)
     if loop is None:
@@ -122,4 +121,4 @@ def rerun_when_free(waits: dict):
             return
         session.request_rerun(None)
 
-    return ctx.session_id, lambda: loop.call_soon_threadsafe(rerun)
+    return page, lambda: loop.call_soon_threadsafe(rerun)

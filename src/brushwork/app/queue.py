@@ -24,10 +24,13 @@ class RunQueue:
         self._when_free: dict[object, Callable[[], None]] = {}
         self._owners: dict[object, object] = {}  # the page of each preview's ticket
 
-    def join(self) -> object:
+    def join(self, owner: object | None = None) -> object:
+        """A ticket at the end of the line, for `owner` (the page asking, see this_page)."""
         ticket = object()
         with self._cond:
             self._line.append(ticket)
+            if owner is not None:
+                self._owners[ticket] = owner
         return ticket
 
     def take(self, ticket: object, timeout: float = 0.0) -> bool:
@@ -47,13 +50,14 @@ class RunQueue:
         it gives None, `when_free` (its owner, a page, and a callback; a later one of the same
         owner replaces it) is called once the next time nobody paints or waits, in the thread
         that left. The owner's own earlier preview (a page rerun while its preview painted:
-        Streamlit starts the new run beside the old one) is waited for, up to `own_wait`
-        seconds, rather than counted as another's picture."""
+        Streamlit starts the new run beside the old one) or its own stopped picture is waited
+        for, up to `own_wait` seconds, rather than counted as another's picture."""
         owner = when_free[0] if when_free is not None else None
         with self._cond:
-            def own() -> bool:
-                return (owner is not None and not self._line
-                        and self._owners.get(self._painting) == owner)
+            def own() -> bool:  # the queue is held only by this page's earlier runs
+                held = [t for t in (self._painting, *self._line) if t is not None]
+                return owner is not None and bool(held) and all(
+                    self._owners.get(t) == owner for t in held)
 
             if own():
                 self._cond.wait_for(lambda: not own(), own_wait)
@@ -106,9 +110,18 @@ def turn(st, queue: RunQueue, model_for, settings, device) -> Iterator:
     """The skeleton of every run of the app: a ticket, the wait in line (told to the user),
     the model, then the run inside; the server is given back whatever interrupts it (a Stop
     or a rerun lands at any Streamlit call). Yields the loaded network."""
-    ticket = queue.join()
+    ticket = queue.join(owner=this_page())
     try:
         wait_turn(st, queue, ticket)
         yield model_for(settings.model_key, str(device))
     finally:
         queue.leave(ticket)
+
+
+def this_page() -> object | None:
+    """The browser session this script run draws (its Streamlit session id), or None outside
+    a Streamlit server."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
