@@ -21,8 +21,10 @@ def preview_settings(settings):
     the feed-forward start (the instant preset's picture as it is)."""
     if settings.steps == 0:
         return settings.replace(size=PREVIEW_PX)
+    # Every step through the compressed eye (judge_steps 0): at 128 px it paints the strokes
+    # as VGG-19 does for 0.6 of the time (docs/performance.md), and a preview is not judged.
     return settings.replace(size=PREVIEW_PX, steps=PREVIEW_STEPS, scales=1, init="fast",
-                            tile=None)
+                            tile=None, judge_steps=0)
 
 
 def show_preview(st, state, queue: RunQueue, model_for, settings, device, content, styles,
