@@ -513,3 +513,24 @@ def test_the_preview_follows_a_weight_and_the_instant_preset():
     (said,) = _preview_captions(at)
     assert "the instant picture at" in said
     assert at.session_state["preview"]["key"][0].steps == 0
+
+
+def test_the_numbers_at_start_are_put_back_while_locked_and_once_unlocked():
+    """A locked number box cannot be changed by its user; a value the browser sends for it
+    anyway (Streamlit's side once sent Seed 0 with a Stop) does not reach the next picture."""
+    state = {}
+    for key, default in (("setting_seed", 0), ("setting_size", 384)):
+        widgets._number_box(state, key, default)
+    state["setting_seed"] = 13  # typed
+    widgets.request_run(state, "run_request", {"started": True})
+    state["setting_seed"] = 0  # what the browser sent with the Stop
+    state["stop_button"] = True
+    assert widgets.pending_run(state, "run_request", "stop_button", None) is not None
+    assert state["setting_seed"] == 13  # the locked page shows the run's numbers
+    state.pop("run_request")  # the Stop ends the run
+    state["setting_seed"] = 0
+    assert widgets.pending_run(state, "run_request", "stop_button", None) is None
+    assert (state["setting_seed"], state["setting_size"]) == (13, 384)
+    state["setting_seed"] = 5  # typed once unlocked: the user's own change stays
+    widgets.pending_run(state, "run_request", "stop_button", None)
+    assert state["setting_seed"] == 5

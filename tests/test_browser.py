@@ -272,10 +272,10 @@ def start_run(page, server, size: int, steps: int, seed: int | None = None) -> N
     page.get_by_role("button", name="Start painting").click()
 
 
-def test_stop_keeps_the_latest_picture(server, browser):
-    page = _page(browser, viewport={"width": 1400, "height": 1000})
+def test_stop_keeps_the_latest_picture(server, browser, tmp_path):
+    page = _page(browser, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     # far too many steps to finish by itself, whatever the machine's speed: only Stop ends it
-    start_run(page, server, 128, 100000)
+    start_run(page, server, 128, 100000, seed=7)
     # the progress says the time left, once a few steps have set the pace
     progress = page.get_by_text(re.compile(r"Step \d+/100000 · about .+ left")).first
     progress.wait_for(timeout=120_000)
@@ -292,11 +292,15 @@ def test_stop_keeps_the_latest_picture(server, browser):
     assert seen <= kept < 100000  # the latest picture, not an older preview
     page.get_by_role("button", name="Download PNG (settings embedded)").wait_for()
     page.screenshot(path=str(ARTIFACTS / "app-stopped.png"))
-    # the server is free again, the page unlocked: a new run starts and finishes
+    # the server is free again, the page unlocked: a new run starts and finishes, with the
+    # numbers the page held while locked (Streamlit's browser side once put Seed back to 0)
     assert not page.get_by_label("Steps", exact=True).is_disabled()
+    assert page.get_by_label("Seed", exact=True).input_value() == "7"
     _set_number(page, "Steps", 2)
     page.get_by_role("button", name="Start painting").click()
     page.get_by_text("Done in").wait_for(timeout=120_000)
+    settings = images.read_metadata(_download(page, tmp_path / "after-stop.png"))["settings"]
+    assert (settings["seed"], settings["size"], settings["steps"]) == (7, 128, 2)
 
 
 def server_peak_rss_mib(url: str) -> float:
@@ -342,16 +346,21 @@ def test_concurrent_sessions_queue_in_turn_and_keep_their_own_results(server, br
     assert peak < 2500, f"{peak:.0f} MiB"
 
 
-def test_a_preview_waits_for_another_visitors_picture(server, browser):
+def test_a_preview_waits_for_another_visitors_picture(server, browser, tmp_path):
     """Two visitors: while one paints, the other's preview is not painted beside it (it would
     slow that picture); the page says it waits, and the preview comes by itself once the
-    server is free, with no click."""
+    server is free, with no click and with the numbers the visitor typed meanwhile."""
     from playwright.sync_api import expect
 
-    painter, other = _page(browser), _page(browser)
+    painter, other = _page(browser), _page(browser, accept_downloads=True)
     start_run(painter, server, 96, 100000, seed=21)
     painter.get_by_text(re.compile(r"Step \d+/100000 ·")).first.wait_for(timeout=120_000)
     other.goto(server)
+    other.get_by_text("Start painting").wait_for()
+    _set_number(other, "Size (px)", 64)
+    _set_number(other, "Steps", 3)
+    other.get_by_text("Advanced").click()
+    _set_number(other, "Seed", 22)
     other.get_by_text("Preview waits: another picture is being painted").wait_for()
     expect(other.get_by_alt_text("preview of the settings")).to_have_count(0)
     # the waiting page stays live: Start is there to join the line
@@ -361,6 +370,11 @@ def test_a_preview_waits_for_another_visitors_picture(server, browser):
     other.get_by_alt_text("preview of the settings").first.wait_for()
     expect(other.get_by_text("Preview waits")).to_have_count(0)
     other.get_by_text("Preview, not the result", exact=False).first.wait_for()
+    # the page the server reran kept what its visitor typed
+    _start(other).click()
+    other.get_by_text("Done in").wait_for(timeout=120_000)
+    settings = images.read_metadata(_download(other, tmp_path / "other.png"))["settings"]
+    assert (settings["seed"], settings["size"], settings["steps"]) == (22, 64, 3)
 
 
 def test_upload_limit_and_xsrf_protection(server, browser, tmp_path):

@@ -15,7 +15,8 @@ from . import canvas, guard
 from .preview import PREVIEW_SHOWN_PX, show_preview
 from .queue import RunQueue, turn
 from .widgets import (caption, download_name, in_words, left_words, load_inputs, page_columns,
-                      pending_run, settings_sidebar, start_stop, style_inputs, upload_caption)
+                      pending_run, request_run, settings_sidebar, start_stop, style_inputs,
+                      upload_caption)
 
 SNAPSHOTS, SNAPSHOT_PX = 5, 72  # the strip of pictures along the way
 PREVIEW_SECONDS = 1.0  # refresh the live preview at most this often (browser and server share the CPU)
@@ -132,9 +133,9 @@ def _run_phase(st, state, queue: RunQueue, model_for, runner, request, c: Checke
         _stop(st, state, runner, "Stopped")
         st.rerun()  # unlock the page
     elif start and c.settings is not None:
-        state["run_request"] = {"settings": c.settings, "device": c.device,
-                                "content": c.content, "styles": c.styles, "masks": c.masks,
-                                "started": False}
+        request_run(state, "run_request", {
+            "settings": c.settings, "device": c.device, "content": c.content,
+            "styles": c.styles, "masks": c.masks, "started": False})
         st.rerun()
     elif locked:
         request["started"] = True

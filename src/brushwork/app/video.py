@@ -17,7 +17,7 @@ from pathlib import Path
 from . import UPLOAD_CAP_MB
 from .queue import RunQueue, turn
 from .widgets import (download_name, duration, in_words, left_words, page_columns, pending_run,
-                      settings_sidebar, start_stop, style_inputs)
+                      request_run, settings_sidebar, start_stop, style_inputs)
 
 VIDEO_CPU_FRAMES, VIDEO_CPU_SIZE = 48, 256  # about 3 minutes on a 2-core CPU
 VIDEO_GPU_FRAMES = 600
@@ -53,8 +53,9 @@ def page(st, state, queue: RunQueue, model_for, device, defaults: dict) -> None:
             st.rerun()  # unlock the page
         elif start and not problems:
             # Drawn again locked, then painted: the run's settings are these.
-            state["video_request"] = {"settings": settings, "video": vsettings,
-                                      "source": source, "styles": styles, "started": False}
+            request_run(state, "video_request", {"settings": settings, "video": vsettings,
+                                                 "source": source, "styles": styles,
+                                                 "started": False})
             st.rerun()
         elif locked:
             request["started"] = True

@@ -211,8 +211,8 @@ def _widget(st, f: dataclasses.Field, default, style_names: list[str], cls: type
         return _quick_number(st, name, label, help_, default, key, locked)
     # No min or max on the widget: a number out of range stays as typed and is refused, with
     # the reason under it (Streamlit would show it and run another).
-    if key not in st.session_state:
-        st.session_state[key] = default if default is None or base is int else float(default)
+    _number_box(st.session_state, key,
+                default if default is None or base is int else float(default))
     if base is int:
         return st.number_input(label, step=STEP.get(name, 1), help=help_, key=key,
                                placeholder="auto", disabled=locked)
@@ -225,8 +225,7 @@ def _quick_number(st, name: str, label: str, help_: str, default: int, key: str,
     the current one marked. Buttons, not a second stateful widget: two widgets holding one
     value race when the page reruns under a second change."""
     state = st.session_state
-    if key not in state:
-        state[key] = default
+    _number_box(state, key, default)
 
     def choose(value: int) -> None:
         state[key] = value
@@ -382,12 +381,41 @@ def pending_run(state, request_key: str, stop_key: str, interrupted) -> dict | N
     run that had started and was ended by anything but its Stop button (a reload, a closed
     tab) is handed to `interrupted`, which says so and keeps what it painted, rather than
     started again. While it is pending, the page locks everything whose change would rerun
-    the script and so end the run."""
+    the script and so end the run. Called before any widget is drawn: it puts back the
+    numbers held at Start (see request_run)."""
     request = state.get(request_key)
     if request is not None and request["started"] and not state.get(stop_key):
         interrupted()
-        return None
+        request = None
+    held = state.get(_HELD) if request is not None else state.pop(_HELD, None)
+    for key, value in (held or {}).items():
+        if state.get(key) != value:
+            state[key] = value
     return request
+
+
+# Streamlit's browser side can put a locked number box back to its widget's default: the rerun
+# of a Stop starts beside the run it ends, and one time in three it came with Seed 0 (the
+# value the page had shown before, 13, was gone from the box too; cf. streamlit/streamlit#4318).
+# A change the user cannot make (the box is disabled) must not change the next picture, so the
+# numbers in the boxes at Start are held until the page unlocks and put back before the widgets
+# are drawn.
+_NUMBERS, _HELD = "number_boxes", "numbers_held"
+
+
+def request_run(state, request_key: str, request: dict) -> None:
+    """Start: the run asked for (the page locks until it ends), and the numbers in the boxes
+    held with it."""
+    state[request_key] = request
+    state[_HELD] = {key: state[key] for key in state.get(_NUMBERS, ()) if key in state}
+
+
+def _number_box(state, key: str, default) -> None:
+    """A number box's value lives in the session (the box has no default of its own, so that
+    a number out of range stays as typed); the box is one of those a run holds."""
+    if key not in state:
+        state[key] = default
+    state.setdefault(_NUMBERS, set()).add(key)
 
 
 def page_columns(st):
