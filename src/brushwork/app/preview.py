@@ -49,7 +49,7 @@ def show_preview(st, state, queue: RunQueue, model_for, settings, device, conten
     small = preview_settings(settings)
     key = (small, *(hashlib.sha256(i.data).digest() for i in [content, *styles, *(masks or ())]))
     if state.get("preview", {}).get("key") != key:
-        waits = state.setdefault("preview_waits", {"now": False})  # read by rerun_when_free
+        waits = _waits(state)
         ticket = queue.try_take(when_free=rerun_when_free(waits))
         waits["now"] = ticket is None
         if ticket is None:
@@ -81,9 +81,15 @@ def show_preview(st, state, queue: RunQueue, model_for, settings, device, conten
                      "full picture.", alt="preview of the settings")
 
 
+def _waits(state) -> dict:
+    """{"now": whether this page's latest run shows its preview waiting}: a plain dict, read
+    by rerun_when_free's callback on Streamlit's event loop, outside any script run."""
+    return state.setdefault("preview_waits", {"now": False})
+
+
 def not_waiting(state) -> None:
     """This page run shows no waiting preview (it is locked, or has a problem, or painted it)."""
-    state.setdefault("preview_waits", {"now": False})["now"] = False
+    _waits(state)["now"] = False
 
 
 def rerun_when_free(waits: dict):

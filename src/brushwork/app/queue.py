@@ -22,7 +22,7 @@ class RunQueue:
         self._painting: object | None = None
         # Called (once each) the next time nobody paints or waits: the previews that wait.
         self._when_free: dict[object, Callable[[], None]] = {}
-        self._owners: dict[object, object] = {}  # the page of each preview's ticket
+        self._owners: dict[object, object] = {}  # the page of each ticket that has one
 
     def join(self, owner: object | None = None) -> object:
         """A ticket at the end of the line, for `owner` (the page asking, see this_page)."""
@@ -83,8 +83,9 @@ class RunQueue:
                 self._painting = None
             self._owners.pop(ticket, None)
             self._cond.notify_all()
-            free = self._painting is None and not self._line
-            waiting, self._when_free = (self._when_free, {}) if free else ({}, self._when_free)
+            waiting: dict[object, Callable[[], None]] = {}
+            if self._painting is None and not self._line:  # free: each waiting page, once
+                waiting, self._when_free = self._when_free, {}
         for callback in waiting.values():  # outside the lock: a callback may take a turn
             callback()
 
