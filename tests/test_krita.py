@@ -86,12 +86,19 @@ def test_the_zip_holds_what_krita_imports(tmp_path):
             assert "from brushwork " not in text and "from brushwork." not in text
 
 
+KEPT = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TMPDIR")
+
+
 def krita_env(home: Path) -> dict:
     """An environment that points Krita (and `brushwork krita-plugin --install`) at a
     temporary profile. Krita embeds the system's Python: nothing of this test's virtualenv may
     leak into it."""
     venv = os.environ.get("VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    # Only what a desktop session gives Krita: by now this test process has imported Ray,
+    # OpenCV and torch, which set PYTHONBREAKPOINT, LD_LIBRARY_PATH and more in its environment
+    # (and one whole CI run saw Krita's Python without its own PyQt5, never seen alone).
+    env = {k: v for k, v in os.environ.items()
+           if k in KEPT or k.startswith(("LC_", "XDG_RUNTIME"))}
     if venv:
         env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                       if not p.startswith(venv))
