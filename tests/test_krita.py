@@ -101,7 +101,10 @@ def krita_env(home: Path) -> dict:
     if venv:
         env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                       if not p.startswith(venv))
-    env["PATH"] = os.pathsep.join([env.get("PATH", ""), "/usr/bin"])
+    # Debian's python3 first: an embedded Python that is given no program name looks for its
+    # home from the first python3 on PATH, and this machine's first is pyenv's shim (a suspect
+    # for the runs whose Krita could not import PyQt5, not a proven cause).
+    env["PATH"] = os.pathsep.join(["/usr/bin", "/bin", env.get("PATH", "")])
     share, config = home / "share", home / "config"
     return {**env, "XDG_DATA_HOME": str(share), "XDG_CONFIG_HOME": str(config),
             "PYTHONPATH": os.pathsep.join([str(share / "krita" / "pykrita"), str(HERE / "krita")]),
