@@ -50,7 +50,11 @@ WIDE = [("astronaut", "starry"), ("chelsea", "scream-face"), ("hopper-portrait",
 HEADLINE = {
     "0.6 default": ["--steps", "130", "--fine-steps", "auto", "--eye", "vgg19"],  # 64/39/27
     "0.7 default": ["--steps", "118", "--fine-steps", "16", "--eye", "vgg19"],  # 64/38/16
-    "default": [],  # 0.8: 64/38 through the cheap eye, 20 at 512 px through VGG-19
+    "0.8 default": ["--steps", "122", "--fine-steps", "20", "--judge-steps", "20",
+                    "--curvature", "fresh"],  # 64/38 through the cheap eye, 20 at 512 px
+    "0.8 quick": ["--preset", "quick", "--steps", "28", "--fine-steps", "4", "--curvature",
+                  "fresh"],  # 24 at 256 px through the cheap eye, 4 at 512 px
+    "default": [],  # 0.9: 64/41 through the cheap eye, 31 at 512 px, curvature carried
     "quick": ["--preset", "quick"],
     "instant": ["--preset", "instant"],
 }
@@ -94,10 +98,28 @@ STUDY = {
                                            "judge_steps": 24},
     "coarse eye 64/38, VGG-19 27 at 512": {"scale_steps": (64, 38, 27), "eye": "lowrank",
                                            "judge_steps": 27},
+    "coarse eye 64/38, VGG-19 22 at 512": {"scale_steps": (64, 38, 22), "eye": "lowrank",
+                                           "judge_steps": 22},
+    "coarse eye 64/38, VGG-19 28 at 512": {"scale_steps": (64, 38, 28), "eye": "lowrank",
+                                           "judge_steps": 28},
+    "coarse eye 64/38, VGG-19 30 at 512": {"scale_steps": (64, 38, 30), "eye": "lowrank",
+                                           "judge_steps": 30},
+    "coarse eye 64/40, VGG-19 28 at 512": {"scale_steps": (64, 40, 28), "eye": "lowrank",
+                                           "judge_steps": 28},
+    "coarse eye 64/41, VGG-19 31 at 512 (0.9 default)": {"scale_steps": (64, 41, 31),
+                                                         "eye": "lowrank", "judge_steps": 31},
     "coarse eye 48/30, VGG-19 24 at 512": {"scale_steps": (48, 30, 24), "eye": "lowrank",
                                            "judge_steps": 24},
     "quick: fast start, eye 24 at 256, VGG-19 4 at 512": {"scale_steps": (24, 4),
                                                            "eye": "lowrank", "init": "fast"},
+    # 0.9: L-BFGS's curvature carried from scale to scale (Settings.curvature): quick's
+    # full-size steps all count
+    "quick, eye 20 at 256, VGG-19 5 at 512": {"scale_steps": (20, 5), "eye": "lowrank",
+                                               "init": "fast"},
+    "quick, eye 16 at 256, VGG-19 5 at 512": {"scale_steps": (16, 5), "eye": "lowrank",
+                                               "init": "fast"},
+    "quick, eye 24 at 256, VGG-19 5 at 512": {"scale_steps": (24, 5), "eye": "lowrank",
+                                               "init": "fast"},
     "fast start, eye 24/12 at 128/256, VGG-19 3": {"scale_steps": (24, 12, 3), "eye": "lowrank",
                                                     "init": "fast", "judge_steps": 3},
     "eye 40/16, VGG-19 3": {"scale_steps": (40, 16, 3), "eye": "lowrank", "judge_steps": 3},

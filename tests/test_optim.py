@@ -164,3 +164,48 @@ def test_adam_averages_its_pictures_when_asked():
     expected = sum(w * x for w, x in zip(weights, seen)) / (1 - 0.9 ** len(seen))
     assert opt.mean is not None and torch.allclose(opt.mean, expected, atol=1e-6)
     assert float(opt.mean[0]) < float(seen[-1][0])  # behind the last picture, as an average is
+
+
+def _lbfgs_losses(x0, loss_fn, opt, steps):
+    x, out = opt.x, []
+
+    def closure():
+        x.grad = None
+        value = loss_fn(x)
+        value.backward()
+        return value
+
+    with torch.no_grad():
+        x.copy_(x0)
+    for _ in range(steps):
+        out.append(float(opt.step(closure).detach()))
+    return out
+
+
+def test_a_warm_started_lbfgs_moves_at_its_first_step():
+    """torch's first step (lr / |g|_1 along -g) barely moves; one warm-started with the curvature
+    learnt on the problem before goes a full quasi-Newton step at once, and optimises on."""
+    loss_fn, x0 = _problem()
+    learner = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
+    _lbfgs_losses(x0, loss_fn, learner, 20)
+    assert learner.curvature is not None and learner.curvature > 0
+
+    cold = _lbfgs_losses(x0, loss_fn, optim.LBFGS(torch.zeros_like(x0, requires_grad=True),
+                                                   history=5), 8)
+    warm_opt = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
+    warm_opt.warm_start(learner.curvature)
+    warm = _lbfgs_losses(x0, loss_fn, warm_opt, 8)
+    assert cold[0] == warm[0]  # the same start
+    assert cold[1] > 0.9 * cold[0]  # torch's first step: hardly a move
+    assert warm[1] < 0.3 * warm[0]  # a real step
+    assert warm[-1] < 0.05 * warm[0]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, float("inf")])
+def test_a_warm_start_without_a_usable_curvature_is_torchs_path(bad):
+    loss_fn, x0 = _problem()
+    plain = _lbfgs_losses(x0, loss_fn, optim.LBFGS(torch.zeros_like(x0, requires_grad=True),
+                                                    history=5), 6)
+    opt = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
+    opt.warm_start(bad)
+    assert _lbfgs_losses(x0, loss_fn, opt, 6) == plain

@@ -80,12 +80,21 @@ def test_a_record_of_0_6_still_means_what_it_meant():
 
     record_0_6 = {k: v for k, v in Settings().to_dict().items()
                   if k not in ("fine_steps", "step_decay", "parameterization", "average", "eye",
-                               "judge_steps")}
+                               "judge_steps", "curvature")}
     record_0_6.update(steps=130, init="content")  # 0.6's defaults, as its records hold them
     s = Settings.from_record(record_0_6)
     assert (s.fine_steps, s.step_decay, s.parameterization, s.average) == (None, 0.6, "pixels", 0)
     assert [sc.steps for sc in plan_scales(512, 384, s)] == [64, 39, 27]
     assert Settings.from_record(Settings().to_dict()) == Settings()  # today's round-trips
+
+
+def test_a_record_of_0_8_starts_lbfgs_afresh_at_each_scale():
+    """A 0.8 record has no curvature: its L-BFGS starts afresh at every scale, as 0.8's did;
+    today's carries what it learnt from scale to scale."""
+    record_0_8 = {k: v for k, v in Settings().to_dict().items() if k != "curvature"}
+    assert Settings.from_record(record_0_8).curvature == "fresh"
+    assert Settings.from_record(record_0_8).replace(curvature="carried") == Settings()
+    assert Settings().curvature == "carried"
 
 
 def test_a_record_of_0_7_still_means_its_picture_every_step_through_vgg19():
@@ -94,7 +103,7 @@ def test_a_record_of_0_7_still_means_its_picture_every_step_through_vgg19():
     from brushwork import plan_scales
 
     record_0_7 = {k: v for k, v in Settings().to_dict().items()
-                  if k not in ("eye", "judge_steps")}
+                  if k not in ("eye", "judge_steps", "curvature")}
     old = Settings.from_record(record_0_7)
     assert old.eye == "vgg19" and {sc.eye for sc in plan_scales(512, 384, old)} == {"vgg19"}
     now = plan_scales(512, 384, Settings())

@@ -337,10 +337,30 @@ def test_the_full_size_gets_at_most_fine_steps_and_the_rest_go_coarse():
     """Since 0.7: the strokes are settled by the cheap coarse steps, the fidelity by at most
     --fine-steps full-size ones (docs/performance.md); unset, 0.6's geometric share."""
     default = brushwork.Settings(eye="vgg19")  # the sizes' steps (the eyes: test_settings.py)
-    assert [sc.steps for sc in plan_scales(512, 384, default)] == [64, 38, 20]
-    assert [sc.steps for sc in plan_scales(512, 384, default.replace(fine_steps=None))] == [
+    # 0.9's default: the coarsest scale full (64), the full size 31 (what its cap pushes on)
+    assert [sc.steps for sc in plan_scales(512, 384, default)] == [64, 41, 31]
+    capped = default.replace(steps=122, fine_steps=20)  # 0.8's default
+    assert [sc.steps for sc in plan_scales(512, 384, capped)] == [64, 38, 20]
+    assert [sc.steps for sc in plan_scales(512, 384, capped.replace(fine_steps=None))] == [
         63, 37, 22]
     short = [sc.steps for sc in plan_scales(512, 384, default.replace(steps=20))]
     assert sum(short) == 20 and short[-1] <= 20 and short == sorted(short, reverse=True)
     one = plan_scales(512, 384, default.replace(size=256))
-    assert [sc.steps for sc in one] == [122]  # one scale: every step at the full size
+    assert [sc.steps for sc in one] == [136]  # one scale: every step at the full size
+
+
+@pytest.mark.parametrize("curvature", ["carried", "fresh"])
+def test_a_finer_scale_starts_with_the_curvature_learnt_before(model, photo, painting,
+                                                                curvature):
+    """With the curvature carried (the default), the finer scale's first step is a real one:
+    its second picture's loss is well below its first; afresh (before 0.9) the first step
+    barely moves and a whole evaluation of the finer scale is spent on it."""
+    steps = _run(model, photo, painting, size=128, scales=2, steps=14, fine_steps=4,
+                 eye="vgg19", curvature=curvature)
+    fine = [st.losses["total"] for st in steps if st.scale == 2]
+    assert len(fine) == 4
+    if curvature == "carried":
+        assert fine[1] < 0.9 * fine[0]
+    else:
+        assert fine[1] > 0.98 * fine[0]
+    assert fine[-1] < fine[0]

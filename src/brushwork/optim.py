@@ -51,6 +51,19 @@ class LBFGS:
         self._prev_grad: torch.Tensor | None = None
         self._d: torch.Tensor | None = None  # the last direction
         self._t: float = 0.0  # the last step length
+        self._warm = False  # the first step goes by a known curvature (warm_start)
+
+    def warm_start(self, h_diag: float) -> None:
+        """Take the first step as a later one: `lr` along -h_diag g, the inverse Hessian's scale
+        carried from an earlier optimisation of the same picture, instead of torch's cautious
+        `lr / |g|_1` along -g, which barely moves and so costs a whole evaluation."""
+        if math.isfinite(h_diag) and h_diag > 0:
+            self._h_diag, self._warm = h_diag, True
+
+    @property
+    def curvature(self) -> float | None:
+        """The inverse Hessian's scale learnt so far (y.s / y.y of the latest pair), or None."""
+        return float(self._h_diag) if self._order else None
 
     @torch.no_grad()
     def step(self, closure: Closure) -> torch.Tensor:
@@ -71,8 +84,11 @@ class LBFGS:
             norm = float(g.abs().sum())
             if norm == 0:  # already at a stationary point: nowhere to go
                 return loss
-            d = g.neg()
-            t = min(1.0, 1.0 / norm) * self.lr
+            if self._warm:
+                d, t = g.mul(-float(self._h_diag)), self.lr
+            else:
+                d = g.neg()
+                t = min(1.0, 1.0 / norm) * self.lr
         else:
             self._remember(g - self._prev_grad, self._d.mul(self._t))
             d = self._direction(g)

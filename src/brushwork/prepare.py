@@ -236,7 +236,8 @@ def prepare(model: VGG19Features, inputs: Inputs, size: tuple[int, int], *,
     # What the optimiser moves: the pixels themselves, or a linear re-expression of them.
     param = Parameterization(s.parameterization, x)
     # One loss evaluation per step for both optimisers; L-BFGS's history starts afresh at each
-    # scale (the old pairs describe another image size).
+    # scale (the old pairs describe another image size), its curvature's scale need not
+    # (Settings.curvature: the loop hands it on).
     optimiser = (optim.LBFGS(param.q, s.learning_rate, mem.history) if s.optimizer == "lbfgs"
                  else optim.Adam(param.q, s.learning_rate, average=s.average or None))
     return Prepared(mem, objective, param.q, optimiser, content, keep, luminance_only, param)

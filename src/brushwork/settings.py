@@ -47,6 +47,10 @@ BEFORE_0_7 = {"step_decay": 0.6, "fine_steps": None, "parameterization": "pixels
 # What a record written before brushwork 0.8 meant where it is silent: every step through VGG-19.
 BEFORE_0_8 = {"eye": "vgg19", "judge_steps": 20}
 
+# What a record written before brushwork 0.9 meant where it is silent: L-BFGS started afresh at
+# every scale.
+BEFORE_0_9 = {"curvature": "fresh"}
+
 # Default learning rates when `lr` is left unset: L-BFGS takes unit steps (its own curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about this much per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -69,13 +73,13 @@ class Settings:
         step=0.05, group="basic"))
     size: int = field(default=512, metadata=_opt(
         "longer side of the output in pixels", min=32, max=8192, group="basic"))
-    steps: int = field(default=122, metadata=_opt(
+    steps: int = field(default=136, metadata=_opt(
         "loss-and-gradient evaluations in all, over all scales (0 with --init fast: the "
         "feed-forward picture as it is)", min=0, max=100_000, group="basic"))
     scales: int | None = field(default=None, metadata=_opt(
         "coarse-to-fine sizes (1 = single scale); unset: automatic, more for bigger outputs",
         min=1, max=MAX_SCALES, group="advanced"))
-    fine_steps: int | None = field(default=20, metadata=_opt(
+    fine_steps: int | None = field(default=31, metadata=_opt(
         "most steps at the full size before the coarser scales are full (64 each): its detail "
         "and the photo's fidelity; the rest of --steps go to the cheaper coarse scales; unset: "
         "the full size's share by --step-decay", min=1, max=100_000, group="advanced"))
@@ -88,9 +92,9 @@ class Settings:
         "from the bundled weights) or vgg19 (every step, as before 0.8)",
         choices=("lowrank", "vgg19"),
         group="advanced"))
-    judge_steps: int = field(default=20, metadata=_opt(
+    judge_steps: int = field(default=31, metadata=_opt(
         "the last full-size steps, through VGG-19 itself, when --eye is not vgg19 (the "
-        "default 20 is every full-size step: the content's fidelity is made there)",
+        "default 31 is every full-size step: the content's fidelity is made there)",
         min=0, max=100_000, group="advanced"))
     content_weight: float = field(default=1.5, metadata=_opt(
         "weight of the content loss (the paper's alpha): higher keeps more of the photo",
@@ -125,6 +129,11 @@ class Settings:
         "what the optimiser moves: the pixels (the paper's), a Laplacian pyramid of them "
         "(STROTSS, NNST) or decorrelated colours (Mordvintsev et al. 2018)",
         choices=("pixels", "pyramid", "decorrelated"), group="advanced"))
+    curvature: str = field(default="carried", metadata=_opt(
+        "lbfgs only, at each new scale: carried (its first step goes as far as the curvature "
+        "learnt at the scale before says, a step more of progress at each scale) or fresh "
+        "(torch's cautious first step, which barely moves: before 0.9)",
+        choices=("carried", "fresh"), group="advanced"))
     average: float = field(default=0.0, metadata=_opt(
         "adam only: write an exponential average of its pictures with this decay (0.99 in "
         "crowsonkb/style-transfer-pytorch): less noise; 0: off", min=0.0, max=0.9999,
@@ -295,6 +304,8 @@ class Settings:
             data = {**BEFORE_0_7, **data}
         if data and "eye" not in data:  # written before 0.8: VGG-19 at every step
             data = {**BEFORE_0_8, **data}
+        if data and "curvature" not in data:  # written before 0.9: L-BFGS afresh at each scale
+            data = {**BEFORE_0_9, **data}
         try:
             return cls(**data)
         except InputError as e:
@@ -438,7 +449,7 @@ def _validate(s: Settings) -> None:
         raise bad("style_weight", "both content and style weights are 0, nothing to optimise",
                   "set --style-weight (or --strength) above 0")
     for name in ("optimizer", "pooling", "preserve_color", "precision", "style_norm",
-                 "style_loss", "preset", "parameterization", "eye"):
+                 "style_loss", "preset", "parameterization", "eye", "curvature"):
         choices = meta[name]["choices"]
         if not isinstance(getattr(s, name), str) or getattr(s, name) not in choices:
             raise bad(name, f"unknown value {getattr(s, name)!r}", f"choose one of {', '.join(choices)}")

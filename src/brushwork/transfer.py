@@ -200,6 +200,9 @@ def _loop(inputs: Inputs, model: Eyes, resume: tuple[int, Image.Image] | None,
     step_no = 0
     x: torch.Tensor | None = None
     budget = memory.budget_bytes(device, s.max_memory)
+    # L-BFGS's inverse-Hessian scale at the end of the scale before (Settings.curvature).
+    learnt: float | None = None
+    learnt_at = (0, 0)
     for scale_no, sc in enumerate(plan, start=1):
         steps_here = sc.steps
         resumed = None
@@ -216,6 +219,8 @@ def _loop(inputs: Inputs, model: Eyes, resume: tuple[int, Image.Image] | None,
                     cont=cont, cache=None if cache is None else cache.setdefault(sc.eye, {}),
                     budget=budget)
         x, opt, mem = p.x, p.optimiser, p.mem
+        if learnt is not None and isinstance(opt, optim.LBFGS):
+            opt.warm_start(carried_curvature(learnt, learnt_at, sc.size))
         best_x, best_loss, best_step = p.picture(), math.inf, step_no
         bests: list[float] = []  # the best loss after each step, for a frame's stopping test
         for _ in range(steps_here):
@@ -250,7 +255,21 @@ def _loop(inputs: Inputs, model: Eyes, resume: tuple[int, Image.Image] | None,
                     cont.tolerance * STALL_WINDOW * abs(bests[-1])):
                 break  # the frame has settled: more steps would change it by too little to see
         x = best_x  # the next scale starts from this scale's best picture
+        learnt, learnt_at = None, sc.size
+        if (s.curvature == "carried" and isinstance(opt, optim.LBFGS)
+                and p.param.kind == "pixels"):
+            learnt = opt.curvature
         del opt, p
+
+
+def carried_curvature(learnt: float, before: tuple[int, int], now: tuple[int, int]) -> float:
+    """The inverse-Hessian scale a new scale's L-BFGS starts with: the one learnt at the scale
+    `before`, grown with the square root of the pixel count. The loss is a mean over positions,
+    so a pixel's gradient shrinks as the picture grows and the scale L-BFGS learns grows with
+    it: measured 1.26 / 4.40 / 12.7 at 128 / 256 / 512 px (3.5 and 2.9 times per doubling). The
+    first step takes the cautious end of that (2 times); one too long is rejected and shortened
+    by the optimiser's safeguard."""
+    return learnt * math.sqrt((now[0] * now[1]) / max(1, before[0] * before[1]))
 
 
 def _evaluate(model: VGG19Features, p, device: torch.device, tile_progress: bool):

@@ -1,4 +1,4 @@
 """The version, in a module of its own: the run record reads it without importing the package's
 face (which imports the video driver, which imports the loop)."""
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
