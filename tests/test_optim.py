@@ -166,35 +166,25 @@ def test_adam_averages_its_pictures_when_asked():
     assert float(opt.mean[0]) < float(seen[-1][0])  # behind the last picture, as an average is
 
 
-def _lbfgs_losses(x0, loss_fn, opt, steps):
-    x, out = opt.x, []
-
-    def closure():
-        x.grad = None
-        value = loss_fn(x)
-        value.backward()
-        return value
-
-    with torch.no_grad():
-        x.copy_(x0)
-    for _ in range(steps):
-        out.append(float(opt.step(closure).detach()))
-    return out
+def _warm(h_diag: float):
+    """An optimiser maker for `_path`: L-BFGS warm-started with `h_diag`."""
+    def make(x):
+        opt = optim.LBFGS(x, history=5)
+        opt.warm_start(h_diag)
+        return opt
+    return make
 
 
 def test_a_warm_started_lbfgs_moves_at_its_first_step():
     """torch's first step (lr / |g|_1 along -g) barely moves; one warm-started with the curvature
     learnt on the problem before goes a full quasi-Newton step at once, and optimises on."""
-    loss_fn, x0 = _problem()
-    learner = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
-    _lbfgs_losses(x0, loss_fn, learner, 20)
-    assert learner.curvature is not None and learner.curvature > 0
+    learner = []
+    _path(lambda x: learner.append(optim.LBFGS(x, history=5)) or learner[0], torch_opt=False,
+          steps=20)
+    assert learner[0].curvature is not None and learner[0].curvature > 0
 
-    cold = _lbfgs_losses(x0, loss_fn, optim.LBFGS(torch.zeros_like(x0, requires_grad=True),
-                                                   history=5), 8)
-    warm_opt = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
-    warm_opt.warm_start(learner.curvature)
-    warm = _lbfgs_losses(x0, loss_fn, warm_opt, 8)
+    cold = _path(lambda x: optim.LBFGS(x, history=5), torch_opt=False, steps=8)
+    warm = _path(_warm(learner[0].curvature), torch_opt=False, steps=8)
     assert cold[0] == warm[0]  # the same start
     assert cold[1] > 0.9 * cold[0]  # torch's first step: hardly a move
     assert warm[1] < 0.3 * warm[0]  # a real step
@@ -203,9 +193,5 @@ def test_a_warm_started_lbfgs_moves_at_its_first_step():
 
 @pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, float("inf")])
 def test_a_warm_start_without_a_usable_curvature_is_torchs_path(bad):
-    loss_fn, x0 = _problem()
-    plain = _lbfgs_losses(x0, loss_fn, optim.LBFGS(torch.zeros_like(x0, requires_grad=True),
-                                                    history=5), 6)
-    opt = optim.LBFGS(torch.zeros_like(x0, requires_grad=True), history=5)
-    opt.warm_start(bad)
-    assert _lbfgs_losses(x0, loss_fn, opt, 6) == plain
+    plain = _path(lambda x: optim.LBFGS(x, history=5), torch_opt=False, steps=6)
+    assert _path(_warm(bad), torch_opt=False, steps=6) == plain
